@@ -1,0 +1,73 @@
+"""Jumba: JAX's composable function transformations on a NumPy/numba core.
+
+    import jumba as jb
+    import jumba.numpy as jnp
+
+    jb.grad(lambda x: jnp.sin(x) ** 2)(1.0)
+"""
+
+import warnings as _warnings
+
+# Floating-point events in NumPy implementations (log(0) = -inf, overflow = inf) are
+# results, not warnings, as in JAX.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"jumba\._src(\..*)?$")
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"<jumba tier0")
+
+from jumba._src.config import config  # noqa: E402
+from jumba._src.config import disable_jit, enable_x64, debug_nans  # noqa: E402
+from jumba._src.core import Array, ShapeDtypeStruct  # noqa: E402
+from jumba._src.core import (  # noqa: E402
+    ConcretizationTypeError,
+    TracerBoolConversionError,
+    TracerIntegerConversionError,
+    UnexpectedTracerError,
+)
+from jumba._src.numpy import array_methods as _array_methods  # noqa: E402, F401
+from jumba._src.api import (  # noqa: E402
+    block_until_ready,
+    device_get,
+    device_put,
+    eval_shape,
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    linear_transpose,
+    linearize,
+    make_jaxpr,
+    value_and_grad,
+    vjp,
+    vmap,
+)
+from jumba._src.jit import jit  # noqa: E402
+from jumba._src.runtime.devices import (  # noqa: E402
+    default_device,
+    device_count,
+    devices,
+    local_devices,
+)
+from jumba import tree_util, tree  # noqa: E402
+from jumba import numpy, lax  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def local_device_count() -> int:
+    return device_count()
+
+
+def process_index() -> int:
+    return 0
+
+
+def process_count() -> int:
+    return 1
+
+
+def typeof(x):
+    """The abstract value (shape, dtype, weak type) of `x`."""
+    from jumba._src.core import get_aval
+
+    return get_aval(x)

@@ -1,0 +1,65 @@
+"""Jaxpr passes run before execution: dead-code elimination and common-subexpression
+elimination. Each takes and returns a ClosedJaxpr and never changes results."""
+
+from __future__ import annotations
+
+from jumba._src.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+
+# Primitives with effects (debug callbacks, ...) register here to survive DCE.
+effectful_primitives: set = set()
+
+
+def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
+    return dce(cse(closed))
+
+
+def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
+    jaxpr = closed.jaxpr
+    live = {v for v in jaxpr.outvars if isinstance(v, Var)}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive in effectful_primitives or any(o in live for o in eqn.outputs):
+            kept.append(eqn)
+            live.update(v for v in eqn.inputs if isinstance(v, Var))
+    kept.reverse()
+    used_consts = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts) if v in live]
+    new = Jaxpr([v for v, _ in used_consts], jaxpr.invars, jaxpr.outvars, kept)
+    return ClosedJaxpr(new, [c for _, c in used_consts])
+
+
+def _param_key(params):
+    try:
+        key = tuple(sorted(params.items()))
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def cse(closed: ClosedJaxpr) -> ClosedJaxpr:
+    jaxpr = closed.jaxpr
+    subst: dict[Var, Var] = {}
+    seen: dict = {}
+    eqns = []
+
+    def sub(v):
+        return v if isinstance(v, Literal) else subst.get(v, v)
+
+    for eqn in jaxpr.eqns:
+        inputs = [sub(v) for v in eqn.inputs]
+        pkey = _param_key(eqn.params)
+        key = None
+        if pkey is not None and eqn.primitive not in effectful_primitives:
+            key = (eqn.primitive, tuple(("lit", repr(v), v.aval) if isinstance(v, Literal)
+                                        else v for v in inputs), pkey)
+            prev = seen.get(key)
+            if prev is not None:
+                for old, new in zip(eqn.outputs, prev.outputs):
+                    subst[old] = new
+                continue
+        new_eqn = JaxprEqn(eqn.primitive, inputs, eqn.params, eqn.outputs)
+        if key is not None:
+            seen[key] = new_eqn
+        eqns.append(new_eqn)
+    outvars = [sub(v) for v in jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns), closed.consts)

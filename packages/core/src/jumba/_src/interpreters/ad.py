@@ -1,0 +1,297 @@
+"""Automatic differentiation: JVP (forward mode), linearize, and transposition (reverse mode).
+
+Reverse mode is JAX's recipe: linearize (JVP + partial evaluation: primal values are
+computed, the tangent computation is staged into a linear Jaxpr) and then transpose that
+Jaxpr. Tangents may be the symbolic `Zero`, so that inputs nobody differentiates cost
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jumba._src import core, dtypes
+from jumba._src.core import Primitive, ShapedArray, Trace, Tracer, get_aval
+from jumba._src.interpreters import partial_eval as pe
+from jumba._src.runtime.array import Array
+
+primitive_jvps: dict[Primitive, Any] = {}
+primitive_transposes: dict[Primitive, Any] = {}
+
+# ---------------------------------------------------------------------------------------
+# Tangent values
+
+
+class Zero:
+    """A symbolic zero tangent or cotangent of the given abstract value."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Zero({self.aval.str_short()})"
+
+
+def tangent_aval(aval: ShapedArray) -> ShapedArray:
+    """Tangent space of a value: integers and booleans have the trivial space `float0`."""
+    if dtypes.is_inexact(aval.dtype):
+        return aval
+    return ShapedArray(aval.shape, dtypes.float0, False)
+
+
+def zeros_like_aval(aval: ShapedArray):
+    # A zero-stride view: no memory is written, whatever the shape.
+    return Array(np.broadcast_to(np.zeros((), aval.dtype), aval.shape), aval.weak_type)
+
+
+def instantiate_zeros(t):
+    return zeros_like_aval(t.aval) if type(t) is Zero else t
+
+
+def add_tangents(x, y):
+    if type(x) is Zero:
+        return y
+    if type(y) is Zero:
+        return x
+    return add_any_p.bind(x, y)
+
+
+# add_any: the sum of two tangents of the same shape (no promotion, no broadcasting).
+add_any_p = Primitive("add_any")
+add_any_p.def_impl(np.add)
+add_any_p.weak_type_rule = core.all_weak
+
+
+@add_any_p.def_abstract_eval
+def _add_any_abstract_eval(x, y):
+    if x.shape != y.shape:
+        raise TypeError(f"add_any: shapes differ: {x.shape} and {y.shape}")
+    return x.update(weak_type=x.weak_type and y.weak_type)
+
+
+# ---------------------------------------------------------------------------------------
+# Forward mode
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal)
+
+    def concrete_value(self):
+        p = self.primal
+        return p.concrete_value() if isinstance(p, Tracer) else p
+
+
+class JVPTrace(Trace):
+    kind = "jvp/grad"
+
+    def pure(self, val):
+        return JVPTracer(self, val, Zero(tangent_aval(get_aval(val))))
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        primals = [t.primal for t in tracers]
+        tangents = [t.tangent for t in tracers]
+        if all(type(t) is Zero for t in tangents):
+            out = primitive.bind(*primals, **params)
+            if primitive.multiple_results:
+                return [JVPTracer(self, o, Zero(tangent_aval(get_aval(o)))) for o in out]
+            return JVPTracer(self, out, Zero(tangent_aval(get_aval(out))))
+        rule = primitive_jvps.get(primitive)
+        if rule is None:
+            raise NotImplementedError(
+                f"Differentiation rule for '{primitive.name}' is not implemented.")
+        primal_out, tangent_out = rule(primals, tangents, **params)
+        if primitive.multiple_results:
+            return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
+        return JVPTracer(self, primal_out, tangent_out)
+
+
+def jvp_flat(fun, primals, tangents, *, instantiate=True):
+    """Push tangents through `fun` (flat args -> flat outputs)."""
+    with core.new_main(JVPTrace) as main:
+        trace = JVPTrace(main)
+        tracers_in = [JVPTracer(trace, x, t) for x, t in zip(primals, tangents)]
+        outs = fun(*tracers_in)
+        tracers_out = [trace.full_raise(o) for o in outs]
+        primals_out = [core.full_lower(t.primal) for t in tracers_out]
+        tangents_out = [t.tangent for t in tracers_out]
+    if instantiate:
+        tangents_out = [instantiate_zeros(t) for t in tangents_out]
+    return primals_out, tangents_out
+
+
+# ---------------------------------------------------------------------------------------
+# Rule shapes for forward mode
+
+
+def _broadcast_tangent(t, shape):
+    if type(t) is Zero or t.shape == tuple(shape):
+        return t
+    from jumba._src.lax.structural import broadcast_to
+
+    return broadcast_to(t, shape)
+
+
+def defjvp(primitive, *jvp_rules):
+    """Per-argument JVP rules: `rule(g, *primals, **params)` gives the contribution of
+    argument i's tangent g (None marks a non-differentiable argument)."""
+    primitive_jvps[primitive] = lambda p, t, **params: _jvp_by_argument(
+        primitive, jvp_rules, p, t, params, use_ans=False)
+
+
+def defjvp2(primitive, *jvp_rules):
+    """Like defjvp, with the primal output: `rule(g, ans, *primals, **params)`."""
+    primitive_jvps[primitive] = lambda p, t, **params: _jvp_by_argument(
+        primitive, jvp_rules, p, t, params, use_ans=True)
+
+
+def _jvp_by_argument(primitive, rules, primals, tangents, params, use_ans):
+    ans = primitive.bind(*primals, **params)
+    out_shape = get_aval(ans).shape
+    total = Zero(tangent_aval(get_aval(ans)))
+    for rule, t in zip(rules, tangents):
+        if rule is None or type(t) is Zero:
+            continue
+        term = rule(t, ans, *primals, **params) if use_ans else rule(t, *primals, **params)
+        total = add_tangents(total, _broadcast_tangent(term, out_shape))
+    return ans, total
+
+
+def deflinear(primitive, transpose_rule):
+    """A primitive linear in all its arguments: its JVP applies it to the tangents."""
+    primitive_jvps[primitive] = lambda p, t, **params: _linear_jvp(primitive, p, t, params)
+    primitive_transposes[primitive] = transpose_rule
+
+
+def _linear_jvp(primitive, primals, tangents, params):
+    ans = primitive.bind(*primals, **params)
+    tangents = [instantiate_zeros(t) for t in tangents]
+    return ans, primitive.bind(*tangents, **params)
+
+
+# ---------------------------------------------------------------------------------------
+# Linearize and transpose
+
+
+class UndefinedPrimal:
+    """Marks the linear input of an equation during transposition."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"UndefinedPrimal({self.aval.str_short()})"
+
+
+def is_undefined_primal(x) -> bool:
+    return type(x) is UndefinedPrimal
+
+
+def linearize_flat(fun, primals):
+    """Evaluate `fun` at `primals` and stage its JVP as a linear ClosedJaxpr.
+
+    Returns (primals_out, linear_jaxpr, diff_mask) where the jaxpr takes one tangent per
+    differentiable (inexact) input and returns one tangent per output.
+    """
+    avals = [get_aval(p) for p in primals]
+    diff_mask = [dtypes.is_inexact(a.dtype) for a in avals]
+    with core.new_main(pe.PartialEvalTrace) as main:
+        trace = pe.PartialEvalTrace(main)
+        tangent_tracers = [trace.new_arg(pe.PartialVal.unknown(a))
+                           for a, d in zip(avals, diff_mask) if d]
+        it = iter(tangent_tracers)
+        tangents = [next(it) if d else Zero(tangent_aval(a)) for a, d in zip(avals, diff_mask)]
+        primals_out, tangents_out = jvp_flat(fun, primals, tangents, instantiate=True)
+        out_tracers = [trace.instantiate_const(trace.full_raise(t)) for t in tangents_out]
+        jaxpr = pe.tracers_to_jaxpr(tangent_tracers, out_tracers)
+    return primals_out, jaxpr, diff_mask
+
+
+def backward_pass(jaxpr, consts, args, cts_out):
+    """Transpose a linear Jaxpr: cotangents of the outputs -> cotangents of the
+    UndefinedPrimal inputs (None where the cotangent is zero)."""
+    primal_env: dict = {}
+    ct_env: dict = {}
+
+    def read_primal(v):
+        if type(v) is core.Literal:
+            return v.val
+        return primal_env.get(v, UndefinedPrimal(v.aval))
+
+    def write_cotangent(v, ct):
+        if ct is None or type(ct) is Zero or type(v) is core.Literal:
+            return
+        prev = ct_env.get(v)
+        ct_env[v] = ct if prev is None else add_any_p.bind(prev, ct)
+
+    for v, c in zip(jaxpr.constvars, consts):
+        primal_env[v] = c
+    for v, a in zip(jaxpr.invars, args):
+        if not is_undefined_primal(a):
+            primal_env[v] = a
+    for v, ct in zip(jaxpr.outvars, cts_out):
+        write_cotangent(v, ct)
+
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.multiple_results:
+            cts = [ct_env.pop(v, None) for v in eqn.outputs]
+            if all(c is None for c in cts):
+                continue
+            cts = [Zero(v.aval) if c is None else c for v, c in zip(eqn.outputs, cts)]
+        else:
+            cts = ct_env.pop(eqn.outputs[0], None)
+            if cts is None:
+                continue
+        rule = primitive_transposes.get(eqn.primitive)
+        if rule is None:
+            raise NotImplementedError(
+                f"Transpose rule (reverse-mode differentiation) for '{eqn.primitive.name}' "
+                "is not implemented.")
+        invals = [read_primal(v) for v in eqn.inputs]
+        cts_in = rule(cts, *invals, **eqn.params)
+        for v, ct in zip(eqn.inputs, cts_in):
+            if type(v) is not core.Literal and v not in primal_env:
+                write_cotangent(v, ct)
+    return [ct_env.get(v) for v in jaxpr.invars]
+
+
+primitive_jvps[add_any_p] = lambda p, t: (add_any_p.bind(*p), add_tangents(*t))
+primitive_transposes[add_any_p] = lambda ct, x, y: [ct, ct]
+
+
+def vjp_flat(fun, primals):
+    """Returns (primals_out, f_vjp) where f_vjp maps output cotangents to input cotangents
+    (float0 zeros for non-differentiable inputs)."""
+    primals_out, closed, diff_mask = linearize_flat(fun, primals)
+    in_avals = [get_aval(p) for p in primals]
+
+    def f_vjp(cts_out):
+        args = [UndefinedPrimal(v.aval) for v in closed.jaxpr.invars]
+        cts = backward_pass(closed.jaxpr, closed.consts, args, cts_out)
+        it = iter(cts)
+        result = []
+        for aval, d in zip(in_avals, diff_mask):
+            if d:
+                ct = next(it)
+                result.append(zeros_like_aval(aval.strip_weak_type()) if ct is None else ct)
+            else:
+                result.append(zeros_like_aval(tangent_aval(aval)))
+        return result
+
+    return primals_out, f_vjp

@@ -1,0 +1,326 @@
+"""Tracing to a Jaxpr.
+
+Two interpreters:
+- `DynamicJaxprTrace` stages every primitive into a Jaxpr (make_jaxpr, jit). It is pushed as
+  the *dynamic* trace, so even operations on constants are staged.
+- `PartialEvalTrace` evaluates what is known and stages only what depends on unknown
+  inputs; `linearize` uses it to split a JVP into primal values and a linear Jaxpr.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jumba._src import core
+from jumba._src.core import (
+    ClosedJaxpr,
+    Jaxpr,
+    JaxprEqn,
+    Literal,
+    ShapedArray,
+    Trace,
+    Tracer,
+    Var,
+    get_aval,
+)
+from jumba._src.runtime.array import Array
+
+# Custom partial-evaluation rules (control flow, custom derivatives) by primitive.
+partial_eval_rules: dict = {}
+
+# ---------------------------------------------------------------------------------------
+# Staging everything: the dynamic Jaxpr trace
+
+
+class DynamicJaxprTracer(Tracer):
+    __slots__ = ("aval",)
+
+    def __init__(self, trace, aval):
+        self._trace = trace
+        self.aval = aval
+
+
+class JaxprBuilder:
+    """Collects equations, constants and the mapping from tracers to variables."""
+
+    def __init__(self, fun_name: str = "fun", arg_names=None, kind: str = "jit"):
+        self.eqns: list[JaxprEqn] = []
+        self.tracer_to_var: dict[int, Var] = {}
+        self.tracers: list[Tracer] = []  # keeps tracers alive so id() stays unique
+        self.const_tracers: dict[int, DynamicJaxprTracer] = {}
+        self.constvar_vals: dict[Var, Any] = {}
+        self.invars: list[Var] = []
+        self.fun_name = fun_name
+        self.arg_names = arg_names
+        self.kind = kind
+
+    def new_tracer(self, trace, aval) -> DynamicJaxprTracer:
+        t = DynamicJaxprTracer(trace, aval)
+        self.tracers.append(t)
+        self.tracer_to_var[id(t)] = Var(aval)
+        return t
+
+    def getvar(self, t) -> Var:
+        return self.tracer_to_var[id(t)]
+
+    def const_tracer(self, trace, val) -> DynamicJaxprTracer:
+        t = self.const_tracers.get(id(val))
+        if t is None:
+            t = self.new_tracer(trace, get_aval(val))
+            self.const_tracers[id(val)] = t
+            self.constvar_vals[self.getvar(t)] = val
+            self.tracers.append(val)  # keep the constant alive: its id is a key
+        return t
+
+    def build(self, in_tracers, out_tracers) -> ClosedJaxpr:
+        invars = [self.getvar(t) for t in in_tracers]
+        outvars = [self.getvar(t) for t in out_tracers]
+        constvars, consts = [], []
+        literal_of: dict[Var, Literal] = {}
+        for v, val in self.constvar_vals.items():
+            if _is_literal_candidate(val, v.aval):
+                literal_of[v] = Literal(_literal_value(val, v.aval), v.aval)
+            else:
+                constvars.append(v)
+                consts.append(val)
+        eqns = self.eqns
+        if literal_of:
+            eqns = [
+                JaxprEqn(e.primitive, [literal_of.get(v, v) for v in e.inputs], e.params,
+                         e.outputs)
+                for e in eqns
+            ]
+            outvars = [literal_of.get(v, v) for v in outvars]
+        jaxpr = Jaxpr(constvars, invars, outvars, eqns)
+        return ClosedJaxpr(jaxpr, consts)
+
+    def describe_tracer(self, tracer) -> str:
+        """Which inputs of the traced function a value depends on (for error messages)."""
+        var = self.tracer_to_var.get(id(tracer))
+        if var is None or self.arg_names is None:
+            return f" while tracing {self.fun_name} for {self.kind}"
+        deps = {var}
+        for eqn in reversed(self.eqns):
+            if any(o in deps for o in eqn.outputs):
+                deps.update(v for v in eqn.inputs if isinstance(v, Var))
+        names = [n for v, n in zip(self.invars, self.arg_names) if v in deps]
+        where = f" while tracing {self.fun_name} for {self.kind}"
+        if names:
+            return f"{where}; it depends on the argument{'s' if len(names) > 1 else ''} " + \
+                ", ".join(repr(n) for n in names)
+        return where
+
+
+def _is_literal_candidate(val, aval) -> bool:
+    if aval.shape != ():
+        return False
+    return isinstance(val, (bool, int, float, complex, np.generic, np.ndarray, Array))
+
+
+def _literal_value(val, aval):
+    v = val._value if type(val) is Array else val
+    return np.asarray(v, dtype=aval.dtype)[()]
+
+
+class DynamicJaxprTrace(Trace):
+    kind = "jit"
+
+    @property
+    def builder(self) -> JaxprBuilder:
+        return self.main.global_data
+
+    def new_arg(self, aval) -> DynamicJaxprTracer:
+        t = self.builder.new_tracer(self, aval)
+        self.builder.invars.append(self.builder.getvar(t))
+        return t
+
+    def pure(self, val):
+        return self.builder.const_tracer(self, val)
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        avals_in = [t.aval for t in tracers]
+        avals_out = primitive.abstract_eval(*avals_in, **params)
+        if not primitive.multiple_results:
+            avals_out = [avals_out]
+        out_tracers = [self.builder.new_tracer(self, a) for a in avals_out]
+        builder = self.builder
+        builder.eqns.append(JaxprEqn(primitive, [builder.getvar(t) for t in tracers], params,
+                                     [builder.getvar(t) for t in out_tracers]))
+        return out_tracers if primitive.multiple_results else out_tracers[0]
+
+
+def trace_to_jaxpr(fun, in_avals, *, fun_name="fun", arg_names=None, kind="jit"):
+    """Trace `fun` (flat list of args -> flat list of outputs) to a ClosedJaxpr."""
+    builder = JaxprBuilder(fun_name, arg_names, kind)
+    with core.new_main(DynamicJaxprTrace, builder, dynamic=True, kind=kind) as main:
+        trace = DynamicJaxprTrace(main)
+        in_tracers = [trace.new_arg(a) for a in in_avals]
+        outs = fun(*in_tracers)
+        out_tracers = [trace.full_raise(o) for o in outs]
+        closed = builder.build(in_tracers, out_tracers)
+    return closed
+
+
+# ---------------------------------------------------------------------------------------
+# Partial evaluation: known values are computed, unknown ones staged
+
+
+class PartialVal(NamedTuple):
+    aval: ShapedArray
+    const: Any  # None when unknown
+
+    @classmethod
+    def known(cls, val):
+        return cls(get_aval(val), val)
+
+    @classmethod
+    def unknown(cls, aval):
+        return cls(aval, None)
+
+    @property
+    def is_known(self):
+        return self.const is not None
+
+
+class _LambdaBinding(NamedTuple):
+    pass
+
+
+class _ConstRecipe(NamedTuple):
+    val: Any
+
+
+class _EqnRecipe(NamedTuple):
+    primitive: Any
+    tracers_in: list
+    params: dict
+    avals_out: list
+    tracer_refs_out: list
+
+
+class PartialEvalTracer(Tracer):
+    __slots__ = ("pval", "recipe")
+
+    def __init__(self, trace, pval: PartialVal, recipe):
+        self._trace = trace
+        self.pval = pval
+        self.recipe = recipe
+
+    aval = property(lambda self: self.pval.aval)
+
+    def full_lower(self):
+        if self.pval.is_known:
+            return core.full_lower(self.pval.const)
+        return self
+
+    def concrete_value(self):
+        c = self.pval.const
+        if c is None:
+            return None
+        return c.concrete_value() if isinstance(c, Tracer) else c
+
+
+class PartialEvalTrace(Trace):
+    kind = "linearize"
+
+    def new_arg(self, pval: PartialVal) -> PartialEvalTracer:
+        return PartialEvalTracer(self, pval, _LambdaBinding())
+
+    def pure(self, val):
+        return PartialEvalTracer(self, PartialVal.known(val), None)
+
+    lift = pure
+
+    def instantiate_const(self, tracer: PartialEvalTracer) -> PartialEvalTracer:
+        if tracer.pval.is_known:
+            return PartialEvalTracer(self, PartialVal.unknown(tracer.aval),
+                                     _ConstRecipe(tracer.pval.const))
+        return tracer
+
+    def process_primitive(self, primitive, tracers, params):
+        if all(t.pval.is_known for t in tracers):
+            return primitive.bind(*[t.pval.const for t in tracers], **params)
+        rule = partial_eval_rules.get(primitive)
+        if rule is not None:
+            return rule(self, tracers, **params)
+        return self.default_process_primitive(primitive, tracers, params)
+
+    def default_process_primitive(self, primitive, tracers, params):
+        tracers_in = [self.instantiate_const(t) for t in tracers]
+        avals_out = primitive.abstract_eval(*[t.aval for t in tracers_in], **params)
+        if not primitive.multiple_results:
+            avals_out = [avals_out]
+        outs = [PartialEvalTracer(self, PartialVal.unknown(a), None) for a in avals_out]
+        recipe = _EqnRecipe(primitive, tracers_in, params, avals_out, outs)
+        for t in outs:
+            t.recipe = recipe
+        return outs if primitive.multiple_results else outs[0]
+
+
+def tracers_to_jaxpr(tracers_in, tracers_out) -> ClosedJaxpr:
+    """Build the Jaxpr of the unknown computation from the recipes of partial evaluation."""
+    tracer_to_var: dict[int, Var] = {id(t): Var(t.aval) for t in tracers_in}
+    constvars: dict[int, Var] = {}
+    constvals: list = []
+    const_varlist: list[Var] = []
+    eqns: list[JaxprEqn] = []
+    processed: set[int] = set()
+
+    for t in _toposort(tracers_out):
+        recipe = t.recipe
+        if isinstance(recipe, _LambdaBinding):
+            if id(t) not in tracer_to_var:
+                raise core.UnexpectedTracerError(
+                    "A value from an enclosing linearization leaked into this one.")
+        elif isinstance(recipe, _ConstRecipe):
+            var = constvars.get(id(recipe.val))
+            if var is None:
+                var = constvars[id(recipe.val)] = Var(t.aval)
+                const_varlist.append(var)
+                constvals.append(recipe.val)
+            tracer_to_var[id(t)] = var
+        elif isinstance(recipe, _EqnRecipe):
+            if id(recipe) in processed:
+                continue
+            processed.add(id(recipe))
+            outvars = [Var(a) for a in recipe.avals_out]
+            for ref, v in zip(recipe.tracer_refs_out, outvars):
+                tracer_to_var[id(ref)] = v
+            eqns.append(JaxprEqn(recipe.primitive, [tracer_to_var[id(x)] for x in
+                                                    recipe.tracers_in], recipe.params, outvars))
+        else:
+            raise TypeError(f"unexpected recipe {recipe!r}")
+    jaxpr = Jaxpr(const_varlist, [tracer_to_var[id(t)] for t in tracers_in],
+                  [tracer_to_var[id(t)] for t in tracers_out], eqns)
+    return ClosedJaxpr(jaxpr, constvals)
+
+
+def _parents(t):
+    r = t.recipe
+    return r.tracers_in if isinstance(r, _EqnRecipe) else []
+
+
+def _toposort(out_nodes):
+    """Nodes in dependency order (parents first), iteratively to survive long chains."""
+    order, seen = [], set()
+    for root in out_nodes:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for p in _parents(node):
+                if id(p) not in seen:
+                    stack.append((p, False))
+    return order

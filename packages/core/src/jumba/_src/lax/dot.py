@@ -1,0 +1,144 @@
+"""dot_general: contractions with batch dimensions, computed by NumPy's matmul (BLAS).
+
+Output layout, as XLA: batch dimensions, then the free dimensions of lhs, then of rhs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jumba._src.core import Primitive, ShapedArray, get_aval
+from jumba._src.interpreters import ad, batching
+from jumba._src.interpreters.ad import is_undefined_primal
+from jumba._src.lax.structural import transpose
+
+dot_general_p = Primitive("dot_general")
+dot_general_p.weak_type_rule = lambda wx, wy, **params: wx and wy
+
+
+def _free(ndim, contract, batch):
+    return [i for i in range(ndim) if i not in contract and i not in batch]
+
+
+@dot_general_p.def_impl
+def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
+    (xc, yc), (xb, yb) = dimension_numbers
+    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    bshape = [x.shape[i] for i in xb]
+    xfs, yfs = [x.shape[i] for i in xf], [y.shape[i] for i in yf]
+    k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
+    m = int(np.prod(xfs, dtype=np.int64))
+    n = int(np.prod(yfs, dtype=np.int64))
+    b = int(np.prod(bshape, dtype=np.int64))
+    # Arrange as (batch, m, k) @ (batch, k, n): one BLAS call (or a batched loop in C).
+    x3 = np.transpose(x, (*xb, *xf, *xc)).reshape(b, m, k)
+    y3 = np.transpose(y, (*yb, *yc, *yf)).reshape(b, k, n)
+    out_dtype = np.dtype(preferred_element_type) if preferred_element_type else x.dtype
+    if x.dtype.kind in "biu":
+        out = np.matmul(x3.astype(np.int64), y3.astype(np.int64)).astype(out_dtype)
+    else:
+        out = np.matmul(x3, y3)
+        if out.dtype != out_dtype:
+            out = out.astype(out_dtype)
+    return out.reshape(*bshape, *xfs, *yfs)
+
+
+@dot_general_p.def_abstract_eval
+def _dot_general_abstract_eval(x, y, *, dimension_numbers, preferred_element_type=None):
+    (xc, yc), (xb, yb) = dimension_numbers
+    if x.dtype != y.dtype:
+        raise TypeError(f"dot_general requires operands of one dtype, got {x.dtype.name} and "
+                        f"{y.dtype.name}; jumba.numpy.dot/matmul promote types first")
+    if len(xc) != len(yc) or len(xb) != len(yb):
+        raise TypeError(f"dot_general: dimension_numbers {dimension_numbers} pair unequal "
+                        "numbers of axes")
+    for a, b in zip(xc, yc):
+        if x.shape[a] != y.shape[b]:
+            raise TypeError(
+                f"dot_general: contracting dimensions disagree: lhs shape {x.shape} axis {a} "
+                f"has size {x.shape[a]}, rhs shape {y.shape} axis {b} has size {y.shape[b]}")
+    for a, b in zip(xb, yb):
+        if x.shape[a] != y.shape[b]:
+            raise TypeError(f"dot_general: batch dimensions disagree: lhs shape {x.shape} "
+                            f"axis {a} vs rhs shape {y.shape} axis {b}")
+    shape = ([x.shape[i] for i in xb] + [x.shape[i] for i in _free(x.ndim, xc, xb)]
+             + [y.shape[i] for i in _free(y.ndim, yc, yb)])
+    dt = np.dtype(preferred_element_type) if preferred_element_type else x.dtype
+    return ShapedArray(shape, dt, x.weak_type and y.weak_type)
+
+
+def dot_general(x, y, dimension_numbers, preferred_element_type=None):
+    (xc, yc), (xb, yb) = dimension_numbers
+    dn = ((tuple(map(int, xc)), tuple(map(int, yc))), (tuple(map(int, xb)), tuple(map(int, yb))))
+    return dot_general_p.bind(x, y, dimension_numbers=dn,
+                              preferred_element_type=preferred_element_type)
+
+
+# ---------------------------------------------------------------------------------------
+# Transposes: the cotangent of one operand is a dot_general of the output cotangent with
+# the other operand, followed by a transpose into the operand's axis order.
+
+
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield tuple(range(start, start + len(x)))
+        start += len(x)
+
+
+def _transpose_lhs(g, y, x_ndim, y_ndim, dimension_numbers, swap_ans=False):
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_kept = _free(x_ndim, xc, xb)
+    y_kept = _free(y_ndim, yc, yb)
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
+    dims = ((ans_y, tuple(y_kept)), (ans_batch, tuple(yb)))
+    xc_sorted_by_y = list(np.take(xc, np.argsort(yc))) if xc else []
+    out_axes = np.argsort(list(xb) + x_kept + xc_sorted_by_y)
+    return transpose(dot_general(g, y, dims), tuple(int(a) for a in out_axes))
+
+
+def _dot_general_transpose(ct, x, y, *, dimension_numbers, preferred_element_type=None):
+    x_ndim = x.aval.ndim if is_undefined_primal(x) else get_aval(x).ndim
+    y_ndim = y.aval.ndim if is_undefined_primal(y) else get_aval(y).ndim
+    (xc, yc), (xb, yb) = dimension_numbers
+    if is_undefined_primal(x):
+        return [_transpose_lhs(ct, y, x_ndim, y_ndim, dimension_numbers), None]
+    swapped = ((yc, xc), (yb, xb))
+    return [None, _transpose_lhs(ct, x, y_ndim, x_ndim, swapped, swap_ans=True)]
+
+
+ad.defjvp(dot_general_p,
+          lambda g, x, y, **params: dot_general_p.bind(g, y, **params),
+          lambda g, x, y, **params: dot_general_p.bind(x, g, **params))
+ad.primitive_transposes[dot_general_p] = _dot_general_transpose
+
+
+# ---------------------------------------------------------------------------------------
+# Batching: a batch axis on both sides becomes a dot_general batch dimension; on one side
+# it is a free dimension of that operand.
+
+
+def _dot_general_batch(size, vals, dims, *, dimension_numbers, preferred_element_type=None):
+    (x, y), (dx, dy) = vals, dims
+    (xc, yc), (xb, yb) = dimension_numbers
+    shift = lambda axes, d: tuple(a + (a >= d) for a in axes)  # noqa: E731
+    if dx is not None and dy is not None:
+        x = batching.moveaxis(x, dx, 0)
+        y = batching.moveaxis(y, dy, 0)
+        dn = ((shift(xc, 0), shift(yc, 0)), ((0, *shift(xb, 0)), (0, *shift(yb, 0))))
+        return dot_general(x, y, dn, preferred_element_type), 0
+    if dx is not None:
+        x = batching.moveaxis(x, dx, 0)
+        dn = ((shift(xc, 0), yc), (shift(xb, 0), yb))
+        return dot_general(x, y, dn, preferred_element_type), len(xb)
+    y = batching.moveaxis(y, dy, 0)
+    dn = ((xc, shift(yc, 0)), (xb, shift(yb, 0)))
+    x_ndim = get_aval(x).ndim
+    out_d = len(xb) + (x_ndim - len(xc) - len(xb))
+    return dot_general(x, y, dn, preferred_element_type), out_d
+
+
+batching.primitive_batchers[dot_general_p] = _dot_general_batch

@@ -1,0 +1,452 @@
+"""Elementwise primitives: one block per primitive with its rules side by side.
+
+Operands of an n-ary primitive share one dtype (jumba.numpy promotes first) and broadcast
+with NumPy's right-aligned rule, so that no broadcast is materialised before a kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jumba._src import core, dtypes
+from jumba._src.core import Primitive, ShapedArray, get_aval
+from jumba._src.interpreters import ad, batching
+from jumba._src.interpreters.ad import Zero, is_undefined_primal
+
+# ---------------------------------------------------------------------------------------
+# Rule shapes
+
+
+def _check_same_dtype(name, avals):
+    dts = {a.dtype for a in avals}
+    if len(dts) > 1:
+        listed = ", ".join(a.dtype.name for a in avals)
+        raise TypeError(
+            f"lax.{name} requires arguments of one dtype, got {listed}. Use jumba.numpy "
+            f"(which promotes types) or convert with .astype().")
+
+
+def broadcast_shapes_for(name, shapes):
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(
+            f"{name}: shapes {listed} do not broadcast together (NumPy broadcasting: trailing "
+            "axes must be equal or 1). Reshape or expand_dims one operand.") from None
+
+
+def _nary_abstract_eval(name, out_dtype=None, accept=None):
+    def rule(*avals):
+        _check_same_dtype(name, avals)
+        if accept is not None and not accept(avals[0].dtype):
+            raise TypeError(f"lax.{name} does not accept dtype {avals[0].dtype.name}")
+        shape = avals[0].shape
+        if any(a.shape != shape for a in avals[1:]):
+            shape = broadcast_shapes_for(name, [a.shape for a in avals])
+        if out_dtype is not None:
+            return ShapedArray(shape, out_dtype, False)
+        return ShapedArray(shape, avals[0].dtype, all(a.weak_type for a in avals))
+
+    return rule
+
+
+def standard_op(name, impl, *, nargs=1, out_dtype=None, accept=None):
+    """Declare an elementwise primitive with its impl, abstract eval and batching rule."""
+    p = Primitive(name)
+    p.def_impl(impl)
+    p.def_abstract_eval(_nary_abstract_eval(name, out_dtype, accept))
+    p.weak_type_rule = core._never_weak if out_dtype is not None else core.all_weak
+    if nargs == 1:
+        batching.defvectorized(p)
+    else:
+        batching.defbroadcasting(p)
+    return p
+
+
+def defjvp_zero(p):
+    ad.primitive_jvps[p] = lambda primals, tangents, **params: (
+        p.bind(*primals, **params), Zero(ad.tangent_aval(get_aval(p.bind(*primals, **params)))))
+
+
+_float = dtypes.is_inexact
+_int_or_bool = lambda dt: not dtypes.is_inexact(dt)  # noqa: E731
+
+
+def _c(value, like):
+    """A scalar constant of `like`'s dtype (keeps float32 math in float32)."""
+    return np.asarray(value, get_aval(like).dtype)
+
+
+def unbroadcast(ct, shape):
+    """Sum a cotangent down to `shape`, undoing NumPy broadcasting."""
+    if type(ct) is Zero:
+        return ct
+    ct_shape = get_aval(ct).shape
+    shape = tuple(shape)
+    if ct_shape == shape:
+        return ct
+    from jumba._src.lax.reductions import reduce_sum
+    from jumba._src.lax.structural import reshape
+
+    lead = len(ct_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and ct_shape[lead + i] != 1)
+    return reshape(reduce_sum(ct, axes), shape)
+
+
+def _ct_shape(x):
+    return x.aval.shape if is_undefined_primal(x) else get_aval(x).shape
+
+
+# ---------------------------------------------------------------------------------------
+# Arithmetic
+
+neg_p = standard_op("neg", np.negative)
+ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
+
+add_p = standard_op("add", np.add, nargs=2)
+ad.defjvp(add_p, lambda g, x, y: g, lambda g, x, y: g)
+ad.primitive_transposes[add_p] = lambda ct, x, y: [
+    unbroadcast(ct, _ct_shape(x)), unbroadcast(ct, _ct_shape(y))]
+
+sub_p = standard_op("sub", np.subtract, nargs=2)
+ad.defjvp(sub_p, lambda g, x, y: g, lambda g, x, y: neg(g))
+ad.primitive_transposes[sub_p] = lambda ct, x, y: [
+    unbroadcast(ct, _ct_shape(x)), unbroadcast(neg(ct), _ct_shape(y))]
+
+mul_p = standard_op("mul", np.multiply, nargs=2)
+ad.defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
+
+
+def _mul_transpose(ct, x, y):
+    if is_undefined_primal(x):
+        return [unbroadcast(mul(ct, y), x.aval.shape), None]
+    return [None, unbroadcast(mul(x, ct), y.aval.shape)]
+
+
+ad.primitive_transposes[mul_p] = _mul_transpose
+
+
+def _div_impl(x, y):
+    if x.dtype.kind in "iu":
+        # C-style division (round toward zero), as XLA's integer division.
+        q = np.floor_divide(x, y)
+        fix = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+        return np.where(fix, q + 1, q).astype(x.dtype)
+    return np.divide(x, y)
+
+
+div_p = standard_op("div", _div_impl, nargs=2)
+ad.defjvp2(div_p, lambda g, ans, x, y: div(g, y),
+           lambda g, ans, x, y: neg(mul(g, div(ans, y))))
+ad.primitive_transposes[div_p] = lambda ct, x, y: [
+    unbroadcast(div(ct, y), x.aval.shape), None]
+
+rem_p = standard_op("rem", np.fmod, nargs=2)
+ad.defjvp(rem_p, lambda g, x, y: g,
+          lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
+
+max_p = standard_op("max", np.maximum, nargs=2)
+min_p = standard_op("min", np.minimum, nargs=2)
+
+
+def _balanced_eq(x, z, y):
+    # 1 where x wins, 0.5 at ties (JAX's convention), 0 elsewhere.
+    one, half, zero = _c(1, x), _c(0.5, x), _c(0, x)
+    return select_n(eq(x, z), zero, select_n(eq(y, z), one, half))
+
+
+ad.defjvp2(max_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
+           lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
+ad.defjvp2(min_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
+           lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
+
+
+def _pow_impl(x, y):
+    return np.power(x, y)
+
+
+pow_p = standard_op("pow", _pow_impl, nargs=2)
+
+
+def _pow_jvp_rhs(g, ans, x, y):
+    # d/dy x**y = log(x) x**y, taken as 0 where x == 0 (JAX's convention).
+    safe_log = select_n(eq(x, _c(0, x)), log(x), _c(0, x))
+    return mul(g, mul(safe_log, ans))
+
+
+def _pow_jvp_lhs(g, ans, x, y):
+    # y * x**(y-1), with 0**0 treated as having derivative 0 when y == 0.
+    yzero = eq(y, _c(0, y))
+    ym1 = select_n(yzero, sub(y, _c(1, y)), _c(1, y))
+    return mul(g, select_n(yzero, mul(y, pow(x, ym1)), _c(0, x)))
+
+
+ad.defjvp2(pow_p, _pow_jvp_lhs, _pow_jvp_rhs)
+
+integer_pow_p = Primitive("integer_pow")
+
+
+@integer_pow_p.def_impl
+def _integer_pow_impl(x, *, y):
+    if y == 2:
+        return np.multiply(x, x)
+    if y < 0 and x.dtype.kind in "iu":
+        return np.power(x.astype(np.float64), y).astype(x.dtype)
+    return np.power(x, np.asarray(y, x.dtype) if x.dtype.kind != "b" else y).astype(x.dtype)
+
+
+integer_pow_p.def_abstract_eval(lambda x, *, y: x)
+integer_pow_p.weak_type_rule = lambda w, **p: w
+batching.defvectorized(integer_pow_p)
+ad.defjvp(integer_pow_p, lambda g, x, *, y: (
+    mul(g, mul(_c(y, x), integer_pow(x, y - 1))) if y != 0 else Zero(get_aval(x))))
+
+atan2_p = standard_op("atan2", np.arctan2, nargs=2, accept=_float)
+ad.defjvp(atan2_p,
+          lambda g, x, y: mul(g, div(y, add(square(x), square(y)))),
+          lambda g, x, y: mul(g, div(neg(x), add(square(x), square(y)))))
+
+nextafter_p = standard_op("nextafter", np.nextafter, nargs=2, accept=_float)
+defjvp_zero(nextafter_p)
+
+# ---------------------------------------------------------------------------------------
+# Unary functions (derivatives in terms of x or of the answer)
+
+sign_p = standard_op("sign", np.sign)
+floor_p = standard_op("floor", np.floor, accept=_float)
+ceil_p = standard_op("ceil", np.ceil, accept=_float)
+round_p = Primitive("round")
+
+
+@round_p.def_impl
+def _round_impl(x, *, rounding_method=1):
+    # rounding_method 0: half away from zero (lax default); 1: half to even (jnp.round).
+    if rounding_method == 1:
+        return np.round(x)
+    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(x.dtype)
+
+
+round_p.def_abstract_eval(lambda x, *, rounding_method=1: x)
+round_p.weak_type_rule = lambda w, **p: w
+batching.defvectorized(round_p)
+is_finite_p = standard_op("is_finite", np.isfinite, out_dtype=np.bool_, accept=_float)
+for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p):
+    defjvp_zero(_p)
+
+exp_p = standard_op("exp", np.exp, accept=_float)
+ad.defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
+exp2_p = standard_op("exp2", np.exp2, accept=_float)
+ad.defjvp2(exp2_p, lambda g, ans, x: mul(g, mul(ans, _c(np.log(2), x))))
+log_p = standard_op("log", np.log, accept=_float)
+ad.defjvp(log_p, lambda g, x: div(g, x))
+log1p_p = standard_op("log1p", np.log1p, accept=_float)
+ad.defjvp(log1p_p, lambda g, x: div(g, add(x, _c(1, x))))
+expm1_p = standard_op("expm1", np.expm1, accept=_float)
+ad.defjvp2(expm1_p, lambda g, ans, x: mul(g, add(ans, _c(1, x))))
+tanh_p = standard_op("tanh", np.tanh, accept=_float)
+ad.defjvp2(tanh_p, lambda g, ans, x: mul(g, sub(_c(1, x), square(ans))))
+
+
+def _logistic_impl(x):
+    # Stable for large |x|: exp of a non-positive number only.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+logistic_p = standard_op("logistic", _logistic_impl, accept=_float)
+ad.defjvp2(logistic_p, lambda g, ans, x: mul(g, mul(ans, sub(_c(1, x), ans))))
+
+sin_p = standard_op("sin", np.sin, accept=_float)
+ad.defjvp(sin_p, lambda g, x: mul(g, cos(x)))
+cos_p = standard_op("cos", np.cos, accept=_float)
+ad.defjvp(cos_p, lambda g, x: neg(mul(g, sin(x))))
+tan_p = standard_op("tan", np.tan, accept=_float)
+ad.defjvp2(tan_p, lambda g, ans, x: mul(g, add(_c(1, x), square(ans))))
+asin_p = standard_op("asin", np.arcsin, accept=_float)
+ad.defjvp(asin_p, lambda g, x: mul(g, rsqrt(sub(_c(1, x), square(x)))))
+acos_p = standard_op("acos", np.arccos, accept=_float)
+ad.defjvp(acos_p, lambda g, x: neg(mul(g, rsqrt(sub(_c(1, x), square(x))))))
+atan_p = standard_op("atan", np.arctan, accept=_float)
+ad.defjvp(atan_p, lambda g, x: div(g, add(_c(1, x), square(x))))
+sinh_p = standard_op("sinh", np.sinh, accept=_float)
+ad.defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
+cosh_p = standard_op("cosh", np.cosh, accept=_float)
+ad.defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
+asinh_p = standard_op("asinh", np.arcsinh, accept=_float)
+ad.defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(square(x), _c(1, x)))))
+acosh_p = standard_op("acosh", np.arccosh, accept=_float)
+ad.defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _c(1, x)), add(x, _c(1, x))))))
+atanh_p = standard_op("atanh", np.arctanh, accept=_float)
+ad.defjvp(atanh_p, lambda g, x: div(g, sub(_c(1, x), square(x))))
+
+sqrt_p = standard_op("sqrt", np.sqrt, accept=_float)
+ad.defjvp2(sqrt_p, lambda g, ans, x: div(g, mul(_c(2, x), ans)))
+
+
+def _rsqrt_impl(x):
+    return (np.asarray(1, x.dtype) / np.sqrt(x)).astype(x.dtype)
+
+
+rsqrt_p = standard_op("rsqrt", _rsqrt_impl, accept=_float)
+ad.defjvp2(rsqrt_p, lambda g, ans, x: mul(g, mul(_c(-0.5, x), div(ans, x))))
+cbrt_p = standard_op("cbrt", np.cbrt, accept=_float)
+ad.defjvp2(cbrt_p, lambda g, ans, x: div(g, mul(_c(3, x), square(ans))))
+
+abs_p = standard_op("abs", np.abs)
+ad.defjvp(abs_p, lambda g, x: mul(g, sign(x)))
+
+square_p = standard_op("square", np.square)
+ad.defjvp(square_p, lambda g, x: mul(g, mul(_c(2, x), x)))
+
+
+def _erf_impl(x):
+    from scipy.special import erf as _erf
+
+    return _erf(x).astype(x.dtype)
+
+
+erf_p = standard_op("erf", _erf_impl, accept=_float)
+ad.defjvp(erf_p, lambda g, x: mul(g, mul(_c(2 / np.sqrt(np.pi), x), exp(neg(square(x))))))
+
+# ---------------------------------------------------------------------------------------
+# Comparisons and logical / bitwise operations (no derivatives)
+
+eq_p = standard_op("eq", np.equal, nargs=2, out_dtype=np.bool_)
+ne_p = standard_op("ne", np.not_equal, nargs=2, out_dtype=np.bool_)
+lt_p = standard_op("lt", np.less, nargs=2, out_dtype=np.bool_)
+le_p = standard_op("le", np.less_equal, nargs=2, out_dtype=np.bool_)
+gt_p = standard_op("gt", np.greater, nargs=2, out_dtype=np.bool_)
+ge_p = standard_op("ge", np.greater_equal, nargs=2, out_dtype=np.bool_)
+and_p = standard_op("and", np.bitwise_and, nargs=2, accept=_int_or_bool)
+or_p = standard_op("or", np.bitwise_or, nargs=2, accept=_int_or_bool)
+xor_p = standard_op("xor", np.bitwise_xor, nargs=2, accept=_int_or_bool)
+not_p = standard_op("not", np.invert, accept=_int_or_bool)
+shift_left_p = standard_op("shift_left", np.left_shift, nargs=2, accept=_int_or_bool)
+shift_right_arithmetic_p = standard_op("shift_right_arithmetic", np.right_shift, nargs=2,
+                                       accept=_int_or_bool)
+
+
+def _shift_right_logical_impl(x, y):
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    return np.right_shift(x.view(unsigned), y.astype(unsigned)).view(x.dtype)
+
+
+shift_right_logical_p = standard_op("shift_right_logical", _shift_right_logical_impl, nargs=2,
+                                    accept=_int_or_bool)
+for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, xor_p, not_p, shift_left_p,
+           shift_right_arithmetic_p, shift_right_logical_p):
+    defjvp_zero(_p)
+
+# ---------------------------------------------------------------------------------------
+# select_n: choose among cases by an integer or boolean selector
+
+
+select_n_p = Primitive("select_n")
+
+
+@select_n_p.def_impl
+def _select_n_impl(which, *cases):
+    if len(cases) == 1:
+        return np.broadcast_to(cases[0], np.broadcast_shapes(which.shape, cases[0].shape))
+    if which.dtype == np.bool_ and len(cases) == 2:
+        return np.where(which, cases[1], cases[0])
+    return np.choose(which.astype(np.intp), np.broadcast_arrays(*cases))
+
+
+@select_n_p.def_abstract_eval
+def _select_n_abstract_eval(which, *cases):
+    if not cases:
+        raise TypeError("select_n requires at least one case")
+    _check_same_dtype("select_n", cases)
+    if which.dtype != np.bool_ and which.dtype.kind not in "iu":
+        raise TypeError(f"select_n selector must be bool or integer, got {which.dtype.name}")
+    if which.dtype == np.bool_ and len(cases) > 2:
+        raise TypeError("select_n with a boolean selector takes at most two cases")
+    shape = broadcast_shapes_for("select_n", [which.shape] + [c.shape for c in cases])
+    return ShapedArray(shape, cases[0].dtype, all(c.weak_type for c in cases))
+
+
+select_n_p.weak_type_rule = lambda w, *ws, **p: all(ws)
+batching.defbroadcasting(select_n_p)
+
+
+def _select_n_jvp(primals, tangents):
+    which, *cases = primals
+    ans = select_n_p.bind(which, *cases)
+    if all(type(t) is Zero for t in tangents[1:]):
+        return ans, Zero(ad.tangent_aval(get_aval(ans)))
+    ts = [ad.instantiate_zeros(t) for t in tangents[1:]]
+    return ans, select_n_p.bind(which, *ts)
+
+
+def _select_n_transpose(ct, which, *cases):
+    if is_undefined_primal(which):
+        raise ValueError("select_n is not linear in its selector")
+    zeros = ad.zeros_like_aval(get_aval(ct))
+    outs = [None]
+    for i, c in enumerate(cases):
+        if is_undefined_primal(c):
+            branches = [zeros] * len(cases)
+            branches[i] = ct
+            outs.append(unbroadcast(select_n_p.bind(which, *branches), c.aval.shape))
+        else:
+            outs.append(None)
+    return outs
+
+
+ad.primitive_jvps[select_n_p] = _select_n_jvp
+ad.primitive_transposes[select_n_p] = _select_n_transpose
+
+# add_any (declared in ad.py, which needs it to sum tangents) batches like add.
+batching.defbroadcasting(ad.add_any_p)
+
+# ---------------------------------------------------------------------------------------
+# Functions over the primitives (the lax API for these ops)
+
+
+def _binary(p):
+    def fn(x, y):
+        return p.bind(x, y)
+
+    fn.__name__ = p.name
+    return fn
+
+
+def _unary(p):
+    def fn(x):
+        return p.bind(x)
+
+    fn.__name__ = p.name
+    return fn
+
+
+neg, sign, floor, ceil, is_finite = map(_unary, (neg_p, sign_p, floor_p, ceil_p, is_finite_p))
+exp, exp2, log, log1p, expm1, tanh, logistic = map(
+    _unary, (exp_p, exp2_p, log_p, log1p_p, expm1_p, tanh_p, logistic_p))
+sin, cos, tan, asin, acos, atan = map(_unary, (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+sinh, cosh, asinh, acosh, atanh = map(_unary, (sinh_p, cosh_p, asinh_p, acosh_p, atanh_p))
+sqrt, rsqrt, cbrt, abs, square, erf = map(  # noqa: A001
+    _unary, (sqrt_p, rsqrt_p, cbrt_p, abs_p, square_p, erf_p))
+bitwise_not = _unary(not_p)
+add, sub, mul, div, rem, pow = map(_binary, (add_p, sub_p, mul_p, div_p, rem_p, pow_p))  # noqa: A001
+max, min = map(_binary, (max_p, min_p))  # noqa: A001
+atan2, nextafter = _binary(atan2_p), _binary(nextafter_p)
+eq, ne, lt, le, gt, ge = map(_binary, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+bitwise_and, bitwise_or, bitwise_xor = map(_binary, (and_p, or_p, xor_p))
+shift_left = _binary(shift_left_p)
+shift_right_arithmetic = _binary(shift_right_arithmetic_p)
+shift_right_logical = _binary(shift_right_logical_p)
+
+
+def round(x, rounding_method=0):  # noqa: A001
+    return round_p.bind(x, rounding_method=int(rounding_method))
+
+
+def integer_pow(x, y: int):
+    return integer_pow_p.bind(x, y=int(y))
+
+
+def select_n(which, *cases):
+    return select_n_p.bind(which, *cases)

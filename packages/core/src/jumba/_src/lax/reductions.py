@@ -1,0 +1,216 @@
+"""Reductions over static axes: sum, max, min, prod, and/or, argmax/argmin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jumba._src import dtypes
+from jumba._src.core import Primitive, ShapedArray, get_aval
+from jumba._src.interpreters import ad, batching
+from jumba._src.interpreters.ad import Zero
+from jumba._src.lax import elementwise as ew
+from jumba._src.lax.structural import broadcast_in_dim, reshape
+
+
+def _reduced_shape(name, shape, axes):
+    for a in axes:
+        if not 0 <= a < len(shape):
+            raise ValueError(f"{name}: axis {a} is out of bounds for an array of rank "
+                             f"{len(shape)} (shape {shape})")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: repeated axis in {axes}")
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+def _reducer(name, impl, *, out_dtype=None, keep_weak=True):
+    """Declare a reduction primitive with impl, abstract eval and batching."""
+    p = Primitive(name)
+    p.def_impl(impl)
+
+    def abstract_eval(x, *, axes, **params):
+        shape = _reduced_shape(name, x.shape, axes)
+        dt = x.dtype if out_dtype is None else params.get("index_dtype", out_dtype)
+        return ShapedArray(shape, dt, x.weak_type and keep_weak and out_dtype is None)
+
+    p.def_abstract_eval(abstract_eval)
+    p.weak_type_rule = (lambda w, **params: w) if keep_weak and out_dtype is None else \
+        (lambda w, **params: False)
+
+    def batch(size, vals, dims, *, axes, **params):
+        (x,), (d,) = vals, dims
+        new_axes = tuple(a + (a >= d) for a in axes)
+        out_d = d - sum(a < d for a in new_axes)
+        return p.bind(x, axes=new_axes, **params), out_d
+
+    batching.primitive_batchers[p] = batch
+    return p
+
+
+def _expand_reduced(y, in_shape, axes):
+    """Broadcast a reduced result back to the input shape."""
+    kept = tuple(i for i in range(len(in_shape)) if i not in axes)
+    return broadcast_in_dim(y, in_shape, kept)
+
+
+# ---------------------------------------------------------------------------------------
+# reduce_sum (linear)
+
+reduce_sum_p = _reducer("reduce_sum", lambda x, *, axes: np.sum(x, axis=axes, dtype=x.dtype))
+ad.deflinear(reduce_sum_p, lambda ct, x, *, axes: [
+    _expand_reduced(ct, x.aval.shape, axes)])
+
+
+def reduce_sum(x, axes):
+    axes = tuple(sorted(int(a) for a in axes))
+    if not axes:
+        return x
+    return reduce_sum_p.bind(x, axes=axes)
+
+
+# ---------------------------------------------------------------------------------------
+# reduce_max / reduce_min: the gradient is shared equally among tied locations (as JAX)
+
+
+def _extremum_jvp(p):
+    def jvp(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        ans = p.bind(x, axes=axes)
+        shape = get_aval(x).shape
+        location = ew.eq(x, _expand_reduced(ans, shape, axes))
+        one, zero = np.ones((), get_aval(x).dtype), np.zeros((), get_aval(x).dtype)
+        mask = ew.select_n(location, zero, one)
+        counts = reduce_sum(mask, axes)
+        return ans, ew.div(reduce_sum(ew.mul(t, mask), axes), counts)
+
+    ad.primitive_jvps[p] = jvp
+
+
+def _max_impl(x, *, axes):
+    return np.max(x, axis=axes) if x.size else np.full(
+        _reduced_shape("reduce_max", x.shape, axes), _identity(x.dtype, -1), x.dtype)
+
+
+def _min_impl(x, *, axes):
+    return np.min(x, axis=axes) if x.size else np.full(
+        _reduced_shape("reduce_min", x.shape, axes), _identity(x.dtype, 1), x.dtype)
+
+
+def _identity(dtype, sign):
+    if dtype.kind == "f":
+        return sign * np.inf
+    if dtype.kind == "b":
+        return sign > 0
+    info = np.iinfo(dtype)
+    return info.max if sign > 0 else info.min
+
+
+reduce_max_p = _reducer("reduce_max", _max_impl)
+reduce_min_p = _reducer("reduce_min", _min_impl)
+_extremum_jvp(reduce_max_p)
+_extremum_jvp(reduce_min_p)
+
+
+def reduce_max(x, axes):
+    axes = tuple(sorted(int(a) for a in axes))
+    return reduce_max_p.bind(x, axes=axes) if axes else x
+
+
+def reduce_min(x, axes):
+    axes = tuple(sorted(int(a) for a in axes))
+    return reduce_min_p.bind(x, axes=axes) if axes else x
+
+
+# ---------------------------------------------------------------------------------------
+# reduce_prod: the derivative uses products of the other elements, so zeros are exact
+
+
+reduce_prod_p = _reducer("reduce_prod",
+                         lambda x, *, axes: np.prod(x, axis=axes, dtype=x.dtype))
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    (x,), (t,) = primals, tangents
+    ans = reduce_prod_p.bind(x, axes=axes)
+    shape = get_aval(x).shape
+    # Products of all elements but one, without dividing: move the reduced axes last,
+    # flatten them, and multiply exclusive prefix and suffix products.
+    kept = [i for i in range(len(shape)) if i not in axes]
+    from jumba._src.lax.structural import transpose
+
+    perm = (*kept, *axes)
+    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    kept_shape = tuple(shape[i] for i in kept)
+    xs = reshape(transpose(x, perm), (*kept_shape, n))
+    ts = reshape(transpose(t, perm), (*kept_shape, n))
+    others = _exclusive_products(xs)
+    return ans, reduce_sum(ew.mul(ts, others), (len(kept_shape),))
+
+
+def _exclusive_products(xs):
+    """For each position along the last axis, the product of the other entries."""
+    from jumba._src.lax.structural import concatenate, slice
+
+    aval = get_aval(xs)
+    n = aval.shape[-1]
+    lead = aval.shape[:-1]
+    one = broadcast_in_dim(np.ones((), aval.dtype), (*lead, 1), ())
+    cols = [slice(xs, (0,) * len(lead) + (i,), (*lead, i + 1)) for i in range(n)]
+    prefix, acc = [], one
+    for c in cols:
+        prefix.append(acc)
+        acc = ew.mul(acc, c)
+    suffix, acc = [None] * n, one
+    for i in range(n - 1, -1, -1):
+        suffix[i] = acc
+        acc = ew.mul(acc, cols[i])
+    return concatenate([ew.mul(p, s) for p, s in zip(prefix, suffix)], len(lead))
+
+
+ad.primitive_jvps[reduce_prod_p] = _reduce_prod_jvp
+
+
+def reduce_prod(x, axes):
+    axes = tuple(sorted(int(a) for a in axes))
+    return reduce_prod_p.bind(x, axes=axes) if axes else x
+
+
+# ---------------------------------------------------------------------------------------
+# Boolean reductions and arg-reductions (no derivatives)
+
+reduce_and_p = _reducer("reduce_and", lambda x, *, axes: np.all(x, axis=axes))
+reduce_or_p = _reducer("reduce_or", lambda x, *, axes: np.any(x, axis=axes))
+
+
+def _arg_impl(fn):
+    def impl(x, *, axes, index_dtype):
+        (axis,) = axes
+        return fn(x, axis=axis).astype(index_dtype)
+
+    return impl
+
+
+argmax_p = _reducer("argmax", _arg_impl(np.argmax), out_dtype=np.int32)
+argmin_p = _reducer("argmin", _arg_impl(np.argmin), out_dtype=np.int32)
+for _p in (reduce_and_p, reduce_or_p, argmax_p, argmin_p):
+    ew.defjvp_zero(_p)
+
+
+def reduce_and(x, axes):
+    return reduce_and_p.bind(x, axes=tuple(sorted(axes)))
+
+
+def reduce_or(x, axes):
+    return reduce_or_p.bind(x, axes=tuple(sorted(axes)))
+
+
+def argmax(x, axis, index_dtype=None):
+    index_dtype = np.dtype(index_dtype or dtypes.default_int_dtype())
+    return argmax_p.bind(x, axes=(int(axis),), index_dtype=index_dtype)
+
+
+def argmin(x, axis, index_dtype=None):
+    index_dtype = np.dtype(index_dtype or dtypes.default_int_dtype())
+    return argmin_p.bind(x, axes=(int(axis),), index_dtype=index_dtype)
+
+
+del Zero
