@@ -3,9 +3,11 @@ dtype conversion. All are linear; each block carries its transpose and batching 
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
-from jumba._src import core, dtypes
+from jumba._src import dtypes
 from jumba._src.core import Primitive, ShapedArray, get_aval
 from jumba._src.interpreters import ad, batching
 from jumba._src.interpreters.ad import Zero, is_undefined_primal
@@ -169,7 +171,7 @@ slice_p = _linear_primitive("slice")
 @slice_p.def_impl
 def _slice_impl(x, *, start_indices, limit_indices, strides):
     strides = strides or (1,) * x.ndim
-    return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+    return x[tuple(builtins.slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
 
 
 @slice_p.def_abstract_eval
@@ -459,5 +461,3 @@ def full(shape, fill_value, dtype=None):
     v = convert_element_type(fill_value, dtype, weak_type=False)
     return broadcast_in_dim(v, tuple(shape), ())
 
-
-del core
