@@ -739,6 +739,9 @@ def test_generated_key_paths_lead_to_their_leaves(tree):
     assert len(set(paths)) == len(paths)
     for path, leaf in pairs:
         assert follow(tree, path) is leaf
+    # optree's own accessors also work on every node type we register.
+    for accessor, (_, leaf) in zip(treedef.accessors(), pairs):
+        assert accessor(tree) is leaf
 
 
 class Box:

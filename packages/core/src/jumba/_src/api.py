@@ -8,13 +8,12 @@ Each wrapper flattens its pytree arguments once, runs a flat interpreter from
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import optree
 
 from jumba._src import core, dtypes
-from jumba._src.config import config
 from jumba._src.core import Array, ShapeDtypeStruct, Tracer, get_aval
 from jumba._src.interpreters import ad, batching
 from jumba._src.interpreters import partial_eval as pe
@@ -54,6 +53,25 @@ def _replace_args(args, argnums, new_vals):
     for i, v in zip(argnums, new_vals):
         args[i] = v
     return args
+
+
+def _describe(x) -> str:
+    if isinstance(x, (tuple, list)):
+        return f"a {type(x).__name__} of length {len(x)}"
+    if core.is_valid_operand(x):
+        return f"a single array of shape {get_aval(x).shape}"
+    return f"a value of type {type(x).__name__}"
+
+
+def _split_aux(out, transform, fun):
+    """`(output, aux)` from a `has_aux=True` function's result, or an error saying so."""
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        return out
+    name = _fun_name(fun)
+    raise TypeError(
+        f"{transform}({name}, has_aux=True) requires {name} to return a pair (output, aux), "
+        f"but it returned {_describe(out)}. Return `output, aux` (e.g. "
+        "`return loss, {'accuracy': acc}`), or drop has_aux=True.")
 
 
 def _check_operand_leaves(leaves, what):
@@ -105,11 +123,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             new_args = _replace_args(args, nums, tree_unflatten(in_tree, flat_in))
             out = fun(*new_args, **kwargs)
             if has_aux:
-                if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                    raise TypeError(
-                        f"grad({name}, has_aux=True) requires the function to return a pair "
-                        f"(output, aux), got {type(out).__name__}.")
-                out, aux = out
+                out, aux = _split_aux(out, "grad", fun)
                 aux_leaves, aux_tree = tree_flatten(aux)
                 aux_box.append(aux_tree)
             else:
@@ -128,7 +142,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             return [out, *aux_leaves]
 
         outs, f_vjp = ad.vjp_flat(flat_fun, flat)
-        ans = outs[0]
+        ans = outs[0] if isinstance(outs[0], (Array, Tracer)) else core.to_array(outs[0])
         ct = Array(np.ones((), get_aval(ans).dtype), False)
         grads = f_vjp([ct] + [None] * (len(outs) - 1))
         grads = [_match_input_dtype(g, x) for g, x in zip(grads, flat)]
@@ -143,9 +157,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
 
 def _match_input_dtype(g, x):
+    """The gradient has its input's dtype and weak type (as in JAX: grad at a Python float
+    gives a weakly typed float32)."""
     aval = get_aval(x)
     gaval = get_aval(g)
-    if gaval.dtype != aval.dtype and dtypes.is_inexact(aval.dtype):
+    if dtypes.is_inexact(aval.dtype) and (gaval.dtype, gaval.weak_type) != (aval.dtype,
+                                                                           aval.weak_type):
         from jumba._src.lax.structural import convert_element_type
 
         return convert_element_type(g, aval.dtype, aval.weak_type)
@@ -177,20 +194,25 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
 # jvp, vjp, linearize, linear_transpose
 
 
-def _check_tangents(primals_flat, tangents_flat, tree_p, tree_t):
+def _check_tangents(primals_flat, tangents_flat, tree_p, tree_t, what="jvp"):
     if tree_p != tree_t:
-        raise TypeError(f"jvp: primal and tangent arguments must have the same tree structure;"
-                        f" got {tree_p} and {tree_t}.")
+        raise TypeError(f"{what}: primal and tangent arguments must have the same tree "
+                        f"structure; got {tree_p} and {tree_t}. Pass one tangent per primal, "
+                        "with the primal's structure.")
     for p, t in zip(primals_flat, tangents_flat):
         pa, ta = get_aval(p), get_aval(t)
         if pa.shape != ta.shape:
-            raise ValueError(f"jvp: primal shape {pa.shape} and tangent shape {ta.shape} "
+            raise ValueError(f"{what}: primal shape {pa.shape} and tangent shape {ta.shape} "
                              "differ; each tangent must have its primal's shape.")
         expected = ad.tangent_aval(pa).dtype
         if ta.dtype != expected and not (dtypes.is_inexact(pa.dtype)
                                          and dtypes.is_inexact(ta.dtype)):
-            raise TypeError(f"jvp: primal dtype {pa.dtype.name} expects a tangent of dtype "
-                            f"{expected.name}, got {ta.dtype.name}.")
+            hint = (" Integer and boolean primals take float0 tangents: "
+                    "np.zeros(shape, jumba.numpy.float0)." if expected == dtypes.float0 else "")
+            name = lambda dt: "float0" if dt == dtypes.float0 else dt.name
+            raise TypeError(
+                f"{what}: primal dtype {name(pa.dtype)} expects a tangent of dtype "
+                f"{name(expected)}, got {name(ta.dtype)}.{hint}")
 
 
 def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
@@ -208,7 +230,7 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
     def flat_fun(*xs):
         out = fun(*tree_unflatten(tree_p, xs))
         if has_aux:
-            out, aux = out
+            out, aux = _split_aux(out, "jvp", fun)
             store["aux"] = aux
         leaves, store["tree"] = tree_flatten(out)
         return leaves
@@ -240,7 +262,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     def flat_fun(*xs):
         out = fun(*tree_unflatten(tree_p, xs))
         if has_aux:
-            out, aux = out
+            out, aux = _split_aux(out, "vjp", fun)
             aux_leaves, store["aux_tree"] = tree_flatten(aux)
         else:
             aux_leaves = []
@@ -286,7 +308,7 @@ def linearize(fun: Callable, *primals):
 
     def f_jvp(*tangents):
         flat_t, tree_t = tree_flatten(tangents)
-        _check_tangents(flat_p, flat_t, tree_p, tree_t)
+        _check_tangents(flat_p, flat_t, tree_p, tree_t, "linearize's f_jvp")
         ts = [t for t, d in zip(flat_t, diff_mask) if d]
         return tree_unflatten(store["tree"], core.eval_jaxpr(closed.jaxpr, closed.consts, *ts))
 
@@ -345,16 +367,19 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         nums = _normalize_argnums(argnums, len(args), fun, "jacfwd")
         dyn = [args[i] for i in nums]
         flat, in_tree = tree_flatten(dyn)
+        _check_operand_leaves(flat, f"jacfwd({_fun_name(fun)})")
         for x in flat:
             if not dtypes.is_inexact(get_aval(x).dtype):
-                raise TypeError(f"jacfwd requires float inputs, got {get_aval(x).dtype.name}")
+                raise TypeError(
+                    f"jacfwd({_fun_name(fun)}) requires real- or complex-valued inputs (float "
+                    f"dtypes), but got {get_aval(x).dtype.name}. Convert the input with "
+                    ".astype(float).")
 
         def pushfwd(*tangent_flat):
             def f_flat(*xs):
                 out = fun(*_replace_args(args, nums, tree_unflatten(in_tree, xs)), **kwargs)
                 if has_aux:
-                    out, aux = out
-                    return (out, aux)
+                    return tuple(_split_aux(out, "jacfwd", fun))
                 return out
 
             if has_aux:
@@ -391,10 +416,26 @@ def _split_last(t, sizes, shapes, in_tree, single):
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, allow_int: bool = False) -> Callable:
-    """The Jacobian of `fun` by reverse mode: one VJP per output element, vectorised."""
+    """The Jacobian of `fun` by reverse mode: one VJP per output element, vectorised.
+
+    The result has `fun`'s output structure outside and the structure of the
+    differentiated argument(s) inside (a tuple of them when `argnums` is a tuple); each
+    leaf has shape `out_leaf.shape + in_leaf.shape`, as `jax.jacrev`.
+    """
+    name = _fun_name(fun)
+
     def jac(*args, **kwargs):
         nums = _normalize_argnums(argnums, len(args), fun, "jacrev")
-        dyn = [args[i] for i in nums]
+        dyn = tuple(args[i] for i in nums)
+        flat_dyn, _ = tree_flatten(dyn)
+        _check_operand_leaves(flat_dyn, f"jacrev({name})")
+        for x in flat_dyn:
+            dt = get_aval(x).dtype
+            if not (dtypes.is_inexact(dt) or allow_int):
+                raise TypeError(
+                    f"jacrev({name}) requires real- or complex-valued inputs (float dtypes), "
+                    f"but got {dt.name}. Convert the input with .astype(float), or pass "
+                    "allow_int=True.")
 
         def f_dyn(*d):
             return fun(*_replace_args(args, nums, d), **kwargs)
@@ -404,43 +445,44 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         else:
             out, f_vjp = vjp(f_dyn, *dyn)
         flat_out, out_tree = tree_flatten(out)
+        for o in flat_out:
+            if not dtypes.is_inexact(get_aval(o).dtype):
+                raise TypeError(
+                    f"jacrev({name}) requires real- or complex-valued outputs, but an output "
+                    f"has dtype {get_aval(o).dtype.name}. Convert it with .astype(float).")
         basis, sizes = _std_basis(flat_out, lambda a: a.dtype)
         out_shapes = [get_aval(o).shape for o in flat_out]
 
         def pull(*ct_flat):
             return f_vjp(tree_unflatten(out_tree, ct_flat))
 
-        cts = vmap(pull)(*basis)  # tuple over dyn args, each leading axis = n_out_total
-
-        def per_input(ct):
-            from jumba._src.lax.structural import reshape, slice
-
-            aval = get_aval(ct)
-            rest = aval.shape[1:]
-            parts, start = [], 0
-            for n, shp in zip(sizes, out_shapes):
-                s = slice(ct, (start,) + (0,) * len(rest), (start + n, *rest))
-                parts.append(reshape(s, (*shp, *rest)))
-                start += n
-            return tree_unflatten(out_tree, parts)
-
-        # Result structure: output tree outside, input tree inside (as JAX).
-        per_arg = [tree_map(per_input, c) for c in cts]
-        flat_in, in_tree = tree_flatten(tuple(per_arg))
-        in_struct = tree_structure(tuple(dyn))
-        out_leaves_per_in = [tree_flatten(x)[0] for x in flat_in]
-        result_leaves = []
+        # One cotangent per input leaf, each with a leading axis over all output elements.
+        cts = vmap(pull)(*basis) if basis else f_vjp(out)
+        flat_cts, in_tree = tree_flatten(cts)
+        per_in = [_split_first(ct, sizes, out_shapes) for ct in flat_cts]
+        leaves = []
         for j in range(len(flat_out)):
-            result_leaves.append(tree_unflatten(in_struct, [o[j] for o in out_leaves_per_in]))
-        result = tree_unflatten(out_tree, result_leaves)
-        if isinstance(argnums, int):
-            result = tree_map(lambda r: r[0], result, is_leaf=lambda r: isinstance(r, tuple)
-                              and tree_structure(r) == in_struct)
+            by_arg = tree_unflatten(in_tree, [parts[j] for parts in per_in])
+            leaves.append(by_arg[0] if isinstance(argnums, int) else by_arg)
+        result = tree_unflatten(out_tree, leaves)
         if has_aux:
             return result, aux
         return result
 
     return jac
+
+
+def _split_first(ct, sizes, shapes):
+    """Split a stacked cotangent `(sum(sizes), *in_shape)` into `(*shape_j, *in_shape)`."""
+    from jumba._src.lax.structural import reshape, slice
+
+    rest = get_aval(ct).shape[1:]
+    parts, start = [], 0
+    for n, shp in zip(sizes, shapes):
+        s = slice(ct, (start,) + (0,) * len(rest), (start + n, *rest))
+        parts.append(reshape(s, (*shp, *rest)))
+        start += n
+    return parts
 
 
 jacobian = jacrev
@@ -484,6 +526,13 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
     """
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
+    if not (in_axes is None or isinstance(in_axes, (int, np.integer, tuple))):
+        raise TypeError(
+            f"vmap({_fun_name(fun)}) in_axes must be an int, None, or a tuple of entries "
+            f"corresponding to the positional arguments passed to the function, but got "
+            f"{in_axes!r}."
+            + (f" For a single dict argument write in_axes=({in_axes!r},)."
+               if isinstance(in_axes, dict) else ""))
     _check_axis_spec("in_axes", in_axes)
     _check_axis_spec("out_axes", out_axes)
     name = _fun_name(fun)
@@ -498,8 +547,9 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
         flat, in_tree = tree_flatten((args, kwargs))
         axes_args = _flatten_axes(f"vmap({name}) in_axes", tree_structure(args), in_axes)
         kw_leaves = len(flat) - len(axes_args)
-        axes = axes_args + [0] * kw_leaves
-        size = _mapped_size(name, flat, axes, axis_size)
+        axes = axes_args + [0] * kw_leaves  # keyword arguments are always mapped at 0
+        size = _mapped_size(name, flat, axes, axis_size, lambda: _leaf_names(fun, args,
+                                                                             kwargs))
         axes = [None if a is None else _normalize_axis(a, get_aval(x).ndim)
                 for x, a in zip(flat, axes)]
         store = {}
@@ -514,6 +564,13 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
         out_tree = store["tree"]
         out_ax = _flatten_axes(f"vmap({name}) out_axes", out_tree, out_axes)
         results = []
+        for i, o in enumerate(outs):
+            if not isinstance(o, (Array, Tracer)):
+                if not core.is_valid_operand(o):
+                    raise TypeError(
+                        f"vmap({name}) returned a value of type {type(o).__name__} ({o!r:.60})"
+                        "; vmapped functions must return arrays, scalars or pytrees of them.")
+                outs[i] = core.to_array(o)
         for o, d, a in zip(outs, dims, out_ax):
             if a is not None:
                 a = _normalize_axis(a, get_aval(o).ndim + (d is None))
@@ -539,18 +596,46 @@ def _normalize_axis(a, ndim):
     return a % ndim if ndim else 0
 
 
-def _mapped_size(name, flat, axes, axis_size):
+def _leaf_names(fun, args, kwargs) -> list[str]:
+    """A name per argument leaf, as the user wrote it: "x", "params['w']", "args[2]"."""
+    import inspect
+
+    from jumba._src.tree_util import keystr, tree_flatten_with_path
+
+    try:
+        params = [p.name for p in inspect.signature(fun).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i, a in enumerate(args):
+        base = params[i] if i < len(params) else f"args[{i}]"
+        names += [base + keystr(path) for path, _ in tree_flatten_with_path(a)[0]]
+    for k, v in sorted(kwargs.items()):
+        names += [k + keystr(path) for path, _ in tree_flatten_with_path(v)[0]]
+    return names
+
+
+def _mapped_size(name, flat, axes, axis_size, leaf_names):
     sizes = []
     for i, (x, a) in enumerate(zip(flat, axes)):
         if a is None:
             continue
-        aval = get_aval(x)
+        try:
+            aval = get_aval(x)
+        except TypeError:
+            raise TypeError(
+                f"vmap({name}): argument {leaf_names()[i]!r} of type {type(x).__name__} "
+                f"({x!r:.60}) is not an array and cannot be mapped. Pass arrays (pytrees of "
+                "arrays), or leave it unmapped with None at its place in in_axes, or close "
+                "over it.") from None
         if not -aval.ndim <= a < aval.ndim:
             raise ValueError(
-                f"vmap({name}) was requested to map an argument along axis {a}, which implies "
-                f"its rank should be at least {(a if a >= 0 else -a - 1) + 1}, but it is only "
-                f"{aval.ndim} (its shape is {aval.shape}). Check in_axes.")
-        sizes.append((i, aval.shape[a], aval.shape, a))
+                f"vmap({name}) was requested to map argument {leaf_names()[i]!r} along axis "
+                f"{a}, which implies its rank should be at least "
+                f"{(a if a >= 0 else -a - 1) + 1}, but it is only {aval.ndim} (its shape is "
+                f"{aval.shape}). Fix in_axes for it (None leaves it unmapped).")
+        sizes.append((leaf_names()[i], aval.shape[a], aval.shape, a))
     if not sizes:
         if axis_size is None:
             raise ValueError(f"vmap({name}) needs at least one mapped (non-None) input in "
@@ -558,9 +643,13 @@ def _mapped_size(name, flat, axes, axis_size):
         return int(axis_size)
     distinct = {s for _, s, _, _ in sizes}
     if len(distinct) > 1 or (axis_size is not None and distinct != {axis_size}):
-        lines = "\n".join(f"  argument leaf {i} has shape {shp} and axis {a} is mapped "
-                          f"(size {s})" for i, s, shp, a in sizes)
-        raise ValueError(f"vmap({name}) got inconsistent sizes for the mapped axes:\n{lines}")
+        lines = "\n".join(f"  * axis {a} of argument {n!r} (shape {shp}) has size {s}"
+                          for n, s, shp, a in sizes)
+        given = f" and axis_size={axis_size}" if axis_size is not None else ""
+        raise ValueError(
+            f"vmap({name}) got inconsistent sizes for the mapped axes{given}; every mapped "
+            f"axis must have the same size:\n{lines}\nFix in_axes, or pass arguments that "
+            "should not be mapped with in_axes=None.")
     return sizes[0][1]
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -44,15 +45,34 @@ class UnexpectedTracerError(Exception):
 
 
 def _concretization_message(tracer: Tracer, what: str) -> str:
-    origin = tracer._trace.main.describe_origin(tracer)
-    return (
-        f"Attempted {what} on a traced value {tracer.aval.str_short()}"
-        f"{origin}. The value is abstract while {tracer._trace.main.kind} traces the "
-        "function, so Python cannot branch on it or convert it.\n"
-        "Fixes: mark the argument static (e.g. jit(f, static_argnums=...) or "
-        "static_argnames=...), or use structured control flow on traced values "
-        "(jumba.lax.cond, jumba.lax.select / jumba.numpy.where, jumba.lax.fori_loop)."
-    )
+    main = tracer._trace.main
+    origin = main.describe_origin(tracer)
+    head = (f"Attempted {what} on a traced value {tracer.aval.str_short()}{origin}. The value "
+            f"is abstract while {main.kind} traces the function, so Python cannot branch on "
+            "it or convert it to a Python number.\n")
+    if main.kind == "vmap":
+        return head + (
+            "Under vmap a value computed from a mapped argument is a whole batch of values, "
+            "and Python cannot take one branch for all of them. Fixes: choose per element "
+            "with jumba.numpy.where(cond, a, b) or jumba.lax.select (jumba.lax.cond also "
+            "works under vmap); if the value should be the same for every batch element, "
+            "pass its argument unmapped with in_axes=None.")
+    deps = getattr(main.global_data, "dependent_args", None)
+    names = deps(tracer) if deps is not None else []
+    hints = {getattr(n, "static_hint", None) for n in names} - {None}
+    nums = tuple(sorted(v for k, v in hints if k == "argnums"))
+    kws = tuple(sorted(v for k, v in hints if k == "argnames"))
+    given = ([f"static_argnums={nums!r}"] if nums else []) + \
+        ([f"static_argnames={kws!r}"] if kws else [])
+    static = (f"jit(f, {', '.join(given)})" if given
+              else "jit(f, static_argnums=...) or static_argnames=...")
+    return head + (
+        "Fixes: if the argument is a Python value that chooses what to compute (a size, a "
+        f"flag, a mode), mark it static: {static}; each new value then retraces. If it is "
+        "data, use structured control flow on traced values: jumba.lax.cond, "
+        "jumba.numpy.where or jumba.lax.select instead of `if`, jumba.lax.fori_loop or "
+        "jumba.lax.while_loop instead of a Python loop; keep numbers as arrays (x.astype(...)) "
+        "instead of int()/float().")
 
 
 # ---------------------------------------------------------------------------------------
@@ -65,9 +85,11 @@ class ShapedArray:
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type: bool = False):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self.weak_type = bool(weak_type)
+        # Built many times per traced operation: skip conversions already done.
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        self.weak_type = weak_type if weak_type is False or weak_type is True \
+            else bool(weak_type)
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
@@ -148,11 +170,11 @@ _PY_SCALARS = (bool, int, float, complex)
 
 def get_aval(x) -> ShapedArray:
     """The abstract value of anything that can be an operand."""
-    if isinstance(x, Tracer):
-        return x.aval
     if type(x) is Array:
         v = x._value
         return ShapedArray(v.shape, v.dtype, x.weak_type)
+    if isinstance(x, Tracer):
+        return x.aval
     if isinstance(x, (np.ndarray, np.generic)):
         return ShapedArray(x.shape, dtypes.canonicalize_dtype(x.dtype), False)
     if isinstance(x, _PY_SCALARS):
@@ -178,18 +200,22 @@ def to_array(x) -> Array:
     """Turn a concrete operand (Array, NumPy value, Python scalar) into an Array."""
     if type(x) is Array:
         return x
-    if isinstance(x, _PY_SCALARS):
+    if type(x) in _PY_SCALARS:
         return Array(np.asarray(x, dtypes.python_scalar_dtype(x)), type(x) is not bool)
     v = np.asarray(x)
     dt = dtypes.canonicalize_dtype(v.dtype)
-    return Array(v if v.dtype == dt else v.astype(dt), False)
+    if v.dtype != dt:
+        v = v.astype(dt)
+    elif v.flags.writeable and v.base is None:
+        v.flags.writeable = False  # a buffer we now share: Arrays are immutable
+    return Array(v, False)
 
 
 def to_numpy(x) -> np.ndarray:
     """The NumPy value of a concrete operand."""
     if type(x) is Array:
         return x._value
-    if isinstance(x, _PY_SCALARS):
+    if type(x) in _PY_SCALARS:
         return np.asarray(x, dtypes.python_scalar_dtype(x))
     if isinstance(x, Tracer):
         raise _leaked_or_concretization(x, "conversion to a NumPy array")
@@ -220,6 +246,7 @@ class Primitive:
         self.impl: Callable = _no_impl
         self.abstract_eval: Callable = _no_impl
         self.weak_type_rule: Callable = _never_weak
+        all_primitives.append(self)
 
     def __repr__(self):
         return self.name
@@ -236,6 +263,14 @@ class Primitive:
         state = _state
         if state.eval_only:
             return self.eval(args, params)
+        if state.dynamic.level == 0:
+            # Concrete operands under a transformation (e.g. the primal half of a JVP rule)
+            # go to the eager evaluation, as find_top_trace would send them, at once.
+            for a in args:
+                if isinstance(a, Tracer):
+                    break
+            else:
+                return self.eval(args, params)
         top = find_top_trace(args, state)
         tracers = [top.full_raise(a) for a in args]
         out = top.process_primitive(self, tracers, params)
@@ -245,6 +280,40 @@ class Primitive:
 
     def eval(self, args, params):
         """Run the primitive on concrete operands with its NumPy implementation."""
+        # Fast path (the eager hot path): one or two Arrays, one result; no lists built.
+        n = len(args)
+        if n == 2 and not self.multiple_results:
+            x, y = args
+            if type(x) is Array and type(y) is Array:
+                xv, yv = x._value, y._value
+                try:
+                    out = self.impl(xv, yv, **params)
+                except Exception:
+                    out = _RETRY
+                if out is _RETRY:  # outside the handler: no chained tracebacks
+                    out = run_impl(self.impl, (xv, yv), params)
+                rule = self.weak_type_rule
+                if rule is all_weak:
+                    return Array(out, x.weak_type and y.weak_type)
+                if rule is _never_weak:
+                    return Array(out, False)
+                return Array(out, rule(x.weak_type, y.weak_type, **params))
+        elif n == 1 and not self.multiple_results:
+            x = args[0]
+            if type(x) is Array:
+                xv = x._value
+                try:
+                    out = self.impl(xv, **params)
+                except Exception:
+                    out = _RETRY
+                if out is _RETRY:
+                    out = run_impl(self.impl, (xv,), params)
+                rule = self.weak_type_rule
+                if rule is all_weak:
+                    return Array(out, x.weak_type)
+                if rule is _never_weak:
+                    return Array(out, False)
+                return Array(out, rule(x.weak_type, **params))
         vals = []
         weak = []
         for a in args:
@@ -265,6 +334,14 @@ class Primitive:
         return Array(out, w)
 
 
+# Every primitive ever declared, in declaration order (for the registry test and for
+# explaining failures of eager implementations).
+all_primitives: list[Primitive] = []
+
+
+_RETRY = object()  # marks an implementation call to redo through run_impl
+
+
 def run_impl(impl, vals, params):
     """Call a NumPy implementation. Floating-point events (log(0), overflow) give inf/nan
     silently, as in JAX; numpy's warnings are silenced for jumba's modules at import, and
@@ -274,6 +351,25 @@ def run_impl(impl, vals, params):
     except RuntimeWarning:
         with np.errstate(all="ignore"):
             return impl(*vals, **params)
+    except (ValueError, TypeError):
+        better = _explain_impl_failure(impl, vals, params)
+        if better is None:
+            raise
+        raise better from None
+
+
+def _explain_impl_failure(impl, vals, params) -> Exception | None:
+    """On an eager failure, the error that tracing would have raised: the primitive's shape
+    rule names the operation and the shapes, where NumPy's message names neither."""
+    for prim in all_primitives:
+        if prim.impl is impl:
+            try:
+                avals = [ShapedArray(np.shape(v), np.result_type(v)) for v in vals]
+                prim.abstract_eval(*avals, **params)
+            except (ValueError, TypeError) as e:
+                return e
+            return None
+    return None
 
 
 def _never_weak(*weak, **params):
@@ -291,7 +387,7 @@ def all_weak(*weak, **params):
 class MainTrace:
     """One active transformation: its level in the stack and its global data."""
 
-    __slots__ = ("level", "trace_type", "global_data", "alive", "kind")
+    __slots__ = ("level", "trace_type", "global_data", "alive", "kind", "trace")
 
     def __init__(self, level, trace_type, global_data=None, kind=None):
         self.level = level
@@ -299,6 +395,7 @@ class MainTrace:
         self.global_data = global_data
         self.alive = True
         self.kind = kind or trace_type.kind
+        self.trace = None  # the Trace object (traces are stateless): made once, on demand
 
     def describe_origin(self, tracer) -> str:
         describe = getattr(self.global_data, "describe_tracer", None)
@@ -366,7 +463,10 @@ def find_top_trace(xs, state=None) -> Trace:
                 top = main
     if not top.alive:
         raise UnexpectedTracerError(_leak_message(top))
-    return top.trace_type(top)
+    trace = top.trace
+    if trace is None:
+        trace = top.trace = top.trace_type(top)
+    return trace
 
 
 def full_lower(val):
@@ -707,7 +807,8 @@ def _pp_jaxpr(jaxpr: Jaxpr, names: _Names, indent: int) -> str:
         args = " ".join(names(v) for v in eqn.inputs)
         lines.append(f"{pad}    {outs} = {eqn.primitive.name}{params} {args}".rstrip())
     outs = ", ".join(names(v) for v in jaxpr.outvars)
-    lines.append(f"{pad}  in ({outs},) }}")
+    outs = f"{outs}," if len(jaxpr.outvars) == 1 else outs  # JAX's tuple syntax
+    lines.append(f"{pad}  in ({outs}) }}")
     return "\n".join(lines)
 
 

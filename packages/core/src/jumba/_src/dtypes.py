@@ -157,15 +157,23 @@ def _upper_bounds(lattice: dict[str, tuple[str, ...]]) -> dict[str, frozenset[st
     return out
 
 
-_UB = _upper_bounds(_LATTICE)
+# With x64 off, JAX avoids the lattice's one join that forms a 64-bit type from narrower
+# inputs, u4 x i4 -> i8, by putting u4 below i4. On canonical (32-bit) inputs this equals
+# joining on the full lattice and canonicalizing; promote_types, which does not
+# canonicalize its inputs, shows the difference: promote_types(uint32, int32) is int32.
+_UB = {
+    True: _upper_bounds(_LATTICE),
+    False: _upper_bounds({**_LATTICE, "u4": ("u8", "i4")}),
+}
 
 
-def _join(codes: frozenset[str]) -> str:
+def _join(codes: frozenset[str], x64: bool) -> str:
     """The least upper bound of lattice nodes ``codes``."""
-    common = frozenset.intersection(*(_UB[c] for c in codes))
+    ub = _UB[x64]
+    common = frozenset.intersection(*(ub[c] for c in codes))
     # A common upper bound that is also an input bounds every other input; otherwise the
     # least of the common bounds is the one whose upper bounds hold all the others.
-    least = (common & codes) or {c for c in common if common <= _UB[c]}
+    least = (common & codes) or {c for c in common if common <= ub[c]}
     if len(least) != 1:  # pragma: no cover - the lattice above has unique joins
         raise TypePromotionError(f"no unique least upper bound for {sorted(codes)}")
     return next(iter(least))
@@ -398,14 +406,11 @@ def _dtype_like_key(x: Any) -> Any:
         key = type(float64)
     else:
         dt = _raw_dtype(x)
-        key = dt if dt == float0 else type(dt)
+        key = float0 if dt == float0 else type(dt)
         if getattr(x, "weak_type", False):
             key = (key, True)
-        else:
-            try:
-                _DTYPE_LIKE_KEYS[x] = key
-            except TypeError:
-                pass
+    if isinstance(x, (str, type, np.dtype)):  # never a value: the cache would keep it alive
+        _DTYPE_LIKE_KEYS[x] = key
     return key
 
 
@@ -413,6 +418,8 @@ def _key(x: Any) -> Any:
     key = _SCALAR_KEYS.get(type(x))
     if key is not None:
         return key
+    if type(x) in _CLASS_DTYPE:  # an np.dtype operand, as in result_type(x.dtype, y.dtype)
+        return type(x)
     cls = type(getattr(x, "dtype", None))
     if cls in _CLASS_DTYPE:
         return (cls, True) if getattr(x, "weak_type", False) else cls
@@ -424,8 +431,8 @@ def _key_pair(key: Any) -> tuple[np.dtype, bool]:
     return (k if k is float0 else _CLASS_DTYPE[k]), weak
 
 
-# (operand keys, x64) -> (dtype, weak_type). Operand keys: a pair for two operands,
-# a 1-tuple for one, a frozenset for more (the join depends only on the set).
+# (operand keys..., x64) -> (dtype, weak_type); more than two operands' keys are gathered
+# in one tuple (up to four) or frozenset.
 _RESULT_CACHE: dict[Any, tuple[np.dtype, bool]] = {}
 
 
@@ -456,11 +463,25 @@ def result_type(*args: Any, return_weak_type_flag: bool = False) -> Any:
         (dtype('float32'), True)
     """
     if len(args) == 2:
-        key = (_key(args[0]), _key(args[1]), _flags.jax_enable_x64)
+        # _key inlined for the common case, arrays with a plain dtype: this is the hot path.
+        x, y = args
+        kx = type(getattr(x, "dtype", None))
+        if kx not in _CLASS_DTYPE:
+            kx = _key(x)
+        elif getattr(x, "weak_type", False):
+            kx = (kx, True)
+        ky = type(getattr(y, "dtype", None))
+        if ky not in _CLASS_DTYPE:
+            ky = _key(y)
+        elif getattr(y, "weak_type", False):
+            ky = (ky, True)
+        key = (kx, ky, _flags.jax_enable_x64)
     elif len(args) == 1:
         key = (_key(args[0]), _flags.jax_enable_x64)
     elif args:
-        key = (frozenset(map(_key, args)), _flags.jax_enable_x64)
+        keys = [_key(x) for x in args]
+        # The join depends only on the set of keys; a set bounds the cache for long calls.
+        key = (tuple(keys) if len(keys) <= 4 else frozenset(keys), _flags.jax_enable_x64)
     else:
         raise ValueError("result_type needs at least one array or dtype")
     out = _RESULT_CACHE.get(key)
@@ -477,9 +498,7 @@ def _canonical(dt: np.dtype, x64: bool) -> np.dtype:
 def _promote(pairs, x64: bool) -> tuple[np.dtype, bool]:
     """JAX's lattice result type of operands' ``(dtype, weak_type)``, without the cache."""
     # Inputs are canonicalized first, as JAX does for NumPy operands: an int64 array with
-    # x64 off is an int32 array. Joining canonical types and canonicalizing the join then
-    # gives what JAX's x32 lattice gives (its one 64-bit-forming join, u4 x i4 -> i8, is
-    # the only cell the canonicalization changes).
+    # x64 off is an int32 array.
     pairs = {(_canonical(d, x64), w) for d, w in pairs}
     dtypes = {d for d, _ in pairs}
     if len(pairs) == 1:
@@ -495,9 +514,9 @@ def _promote(pairs, x64: bool) -> tuple[np.dtype, bool]:
         if all(w for _, w in pairs):
             # All weak: join the strong types and apply the weak type at the end, so weak
             # int16 + weak float16 is a weak float rather than float16.
-            out, weak = _DTYPE_OF_CODE[_join(frozenset(_CODES[d] for d in dtypes))], True
+            out, weak = _DTYPE_OF_CODE[_join(frozenset(_CODES[d] for d in dtypes), x64)], True
         else:
-            code = _join(frozenset(_node(d, w) for d, w in pairs))
+            code = _join(frozenset(_node(d, w) for d, w in pairs), x64)
             if code in _WEAK_CODES:
                 out, weak = _DEFAULTS[_WEAK_CODES[code]][x64], True
             else:
@@ -521,8 +540,9 @@ def promote_types(a: Any, b: Any) -> np.dtype:
     """The type two dtypes promote to, as ``jnp.promote_types``: JAX's lattice join.
 
     The Python types ``int``, ``float`` and ``complex`` are weak: ``promote_types("uint8",
-    int)`` is uint8. The result is never weak and, as in JAX, not canonicalized: a weak
-    result is the 64-bit type of its kind.
+    int)`` is uint8. The result is never weak and, as in JAX, neither inputs nor result are
+    canonicalized: a weak result is the 64-bit type of its kind. With x64 off, uint32 and
+    a signed type up to 32 bits give int32 rather than int64 (as in JAX).
 
     Examples:
         >>> promote_types("int8", "uint8"), promote_types("float16", float)
@@ -547,7 +567,7 @@ def promote_types(a: Any, b: Any) -> np.dtype:
         return float0
     if "float0" in codes:
         raise TypePromotionError("float0 does not promote with other types")
-    code = _join(frozenset(codes))
+    code = _join(frozenset(codes), _flags.jax_enable_x64)
     if code in _WEAK_CODES:
         return _DEFAULTS[_WEAK_CODES[code]][True]
     return _DTYPE_OF_CODE[code]

@@ -11,36 +11,96 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from jumba._src import config as config_mod
-from jumba._src import core, dtypes
+from jumba._src import core
 from jumba._src.compiler import passes
 from jumba._src.compiler.numpy_executor import NumpyExecutable
 from jumba._src.config import config
 from jumba._src.core import Array, Tracer, get_aval
 from jumba._src.interpreters import partial_eval as pe
-from jumba._src.tree_util import tree_flatten, tree_unflatten, keystr, tree_flatten_with_path
+from jumba._src.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
+
+_STATE = core._state
+trace_context = config_mod.trace_context
+
+
+class _ArgName(str):
+    """An argument's name in error messages, with how to make that argument static."""
+
+    static_hint: tuple  # ("argnums", i) or ("argnames", name)
+
+    def __new__(cls, name, hint):
+        self = super().__new__(cls, name)
+        self.static_hint = hint
+        return self
 
 
 class _Compiled:
     """One traced and optimised program, with its executable."""
 
-    __slots__ = ("closed", "out_tree", "out_weak", "executable", "name")
+    __slots__ = ("closed", "out_tree", "out_weak", "executable", "name", "call")
 
     def __init__(self, closed, out_tree, name):
         self.closed = closed
         self.out_tree = out_tree
         self.out_weak = [a.weak_type for a in closed.out_avals]
-        self.executable = NumpyExecutable(closed, name)
+        single = out_tree.num_nodes == 1 and out_tree.num_leaves == 1
+        self.executable = NumpyExecutable(closed, name, self.out_weak,
+                                          None if single else out_tree.unflatten)
         self.name = name
+        # call(leaves) -> the output pytree: the whole warm call after the cache lookup.
+        self.call = self.executable.call
 
     def run(self, leaves):
         vals = [x._value if type(x) is Array else core.to_numpy(x) for x in leaves]
         outs = self.executable(vals)
         return [Array(o, w) for o, w in zip(outs, self.out_weak)]
+
+
+def _arrays_key(x, leaves):
+    """The cache key of a pytree made of dicts, lists, tuples and None holding only Arrays,
+    appending its leaves (in pytree order) to `leaves`; None for any other pytree.
+
+    It stands for both the tree structure and the leaves' signatures, and costs a fraction
+    of a general flatten. Dict keys enter in insertion order (stricter than the treedef,
+    so never a wrong hit); the leaves follow sorted keys, as in `tree_flatten`.
+    """
+    t = type(x)
+    if t is dict:
+        try:
+            keys = sorted(x)
+        except TypeError:
+            return None
+        items = [x[k] for k in keys]
+        head = ("d", tuple(x))
+    elif t is tuple or t is list:
+        items = x
+        head = "t" if t is tuple else "l"
+    elif t is Array:
+        leaves.append(x)
+        v = x._value
+        return (v.shape, v.dtype, x.weak_type)
+    elif x is None:
+        return "n"
+    else:
+        return None
+    sub = [head]
+    for v in items:
+        if type(v) is Array:
+            leaves.append(v)
+            a = v._value
+            sub.append((a.shape, a.dtype, v.weak_type))
+        else:
+            s = _arrays_key(v, leaves)
+            if s is None:
+                return None
+            sub.append(s)
+    return tuple(sub)
 
 
 def _signature(x):
@@ -65,28 +125,46 @@ class Jitted:
         self._static_argnums, self._static_argnames = _resolve_static(
             self._sig, static_argnums, static_argnames, self._name)
         self._cache: dict = {}
+        # A second index into the same programs for the commonest call, positional Arrays
+        # only: keyed by (trace context, *signatures), it needs no pytree flattening.
+        self._by_arrays: dict = {}
+        self._plain = not self._static_argnums and not self._static_argnames
         self._lock = threading.Lock()
 
     # -- the call path ----------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        fast_key = None
+        if self._plain and not kwargs and _STATE.eval_only and not config.jax_disable_jit:
+            leaves = []
+            spec = _arrays_key(args, leaves)
+            if spec is not None:
+                fast_key = (spec, trace_context())
+                compiled = self._by_arrays.get(fast_key)
+                if compiled is not None:
+                    return compiled.call(leaves)
         if config.jax_disable_jit:
             return self._fun(*args, **kwargs)
-        dyn_args, dyn_kwargs, static_key = self._split(args, kwargs)
+        if self._plain:
+            dyn_args, dyn_kwargs, static_key = args, kwargs, ()
+        else:
+            dyn_args, dyn_kwargs, static_key = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         try:
-            key = (in_tree, tuple([_signature(x) for x in leaves]), static_key,
-                   config_mod.trace_context())
+            key = (in_tree, tuple([(x._value.shape, x._value.dtype, x.weak_type)
+                                   if type(x) is Array else _signature(x) for x in leaves]),
+                   static_key, trace_context())
             compiled = self._cache.get(key)
         except TypeError:
-            raise self._bad_argument(leaves, dyn_args, dyn_kwargs) from None
+            raise self._bad_argument(args, kwargs, leaves) from None
         if compiled is None:
             compiled = self._compile(key, args, kwargs, leaves, in_tree)
-        if core._state.eval_only:
-            outs = compiled.run(leaves)
-        else:
-            closed = compiled.closed
-            outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *leaves)
+        if _STATE.eval_only:
+            if fast_key is not None:
+                self._by_arrays[fast_key] = compiled
+            return compiled.call(leaves)
+        closed = compiled.closed
+        outs = core.eval_jaxpr(closed.jaxpr, closed.consts, *leaves)
         return tree_unflatten(compiled.out_tree, outs)
 
     def _split(self, args, kwargs):
@@ -108,10 +186,12 @@ class Jitted:
                 dyn_kwargs[k] = v
         return tuple(dyn_args), dyn_kwargs, tuple(static)
 
-    def _compile(self, key, args, kwargs, leaves, in_tree):
+    def _compile(self, key, args, kwargs, leaves, in_tree, abstract_ok=False):
         for x in leaves:
+            if abstract_ok and isinstance(x, core.ShapeDtypeStruct):
+                continue
             if not core.is_valid_operand(x) and not hasattr(x, "__array__"):
-                raise self._bad_argument(leaves, *tree_unflatten(in_tree, leaves))
+                raise self._bad_argument(args, kwargs, leaves)
         closed, out_tree = self._trace(args, kwargs, leaves, in_tree)
         with self._lock:
             compiled = self._cache.get(key)
@@ -146,33 +226,50 @@ class Jitted:
         return closed, store["tree"]
 
     def _arg_names(self, args, kwargs):
-        """A readable name per dynamic leaf ('x', "params['w']") for error messages."""
+        """A readable name per dynamic leaf ('x', "params['w']", 'rest[0]') for error
+        messages; each carries the static_argnums/static_argnames entry that would make its
+        argument static."""
         names = []
-        params = list(self._sig.parameters) if self._sig is not None else []
+        params = list(self._sig.parameters.values()) if self._sig is not None else []
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                      p.POSITIONAL_OR_KEYWORD)]
+        var = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), "args")
         for i, a in enumerate(args):
             if i in self._static_argnums:
                 continue
-            base = params[i] if i < len(params) and params[i] not in ("args",) else \
-                f"args[{i}]"
+            if i < len(positional):
+                base = positional[i].name
+                hint = ("argnums", i) if positional[i].kind == positional[i].POSITIONAL_ONLY \
+                    else ("argnames", base)
+            else:
+                base, hint = f"{var}[{i - len(positional)}]", ("argnums", i)
             for path, _ in tree_flatten_with_path(a)[0]:
-                names.append(base + keystr(path))
-        for k, v in kwargs.items():
+                names.append(_ArgName(base + keystr(path), hint))
+        for k, v in sorted(kwargs.items()):  # pytrees flatten dicts in key order
             if k in self._static_argnames:
                 continue
             for path, _ in tree_flatten_with_path(v)[0]:
-                names.append(k + keystr(path))
+                names.append(_ArgName(k + keystr(path), ("argnames", k)))
         return names
 
-    def _bad_argument(self, leaves, dyn_args, dyn_kwargs):
-        for x in leaves:
+    def _bad_argument(self, args, kwargs, leaves):
+        names = self._arg_names(args, kwargs)
+        for x, n in zip(leaves, names):
             try:
                 get_aval(x)
             except TypeError:
+                kind, val = n.static_hint
+                fname = self._name if self._name.isidentifier() else "f"
                 return TypeError(
-                    f"jit({self._name}): an argument of type {type(x).__name__} ({x!r}) is not "
-                    "an array. Mark it static: jit(f, static_argnums=...) or "
-                    "static_argnames=....")
-        return TypeError(f"jit({self._name}): arguments could not be hashed for the cache")
+                    f"jit({self._name}): argument {str(n)!r} of type {type(x).__name__} "
+                    f"({x!r:.60}) is not an array, so it cannot be traced. Pass arrays, NumPy "
+                    "arrays or Python scalars (or pytrees of them), or mark the argument "
+                    f"static: jit({fname}, static_{kind}={(val,)!r}) (static values must be "
+                    "hashable; each new value retraces).")
+        kinds = sorted({type(x).__name__ for x in leaves})
+        return TypeError(f"jit({self._name}): could not use the arguments (leaf types "
+                         f"{', '.join(kinds)}) as arrays; pass arrays, NumPy arrays or Python "
+                         "scalars, or mark non-array arguments static.")
 
     # -- inspection --------------------------------------------------------------------
 
@@ -181,7 +278,8 @@ class Jitted:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         key = (in_tree, tuple([_signature(x) for x in leaves]), static_key,
                config_mod.trace_context())
-        compiled = self._cache.get(key) or self._compile(key, args, kwargs, leaves, in_tree)
+        compiled = self._cache.get(key) or self._compile(key, args, kwargs, leaves, in_tree,
+                                                         abstract_ok=True)
         return Lowered(compiled)
 
     def eval_shape(self, *args, **kwargs):
@@ -191,18 +289,45 @@ class Jitted:
 
     def clear_cache(self):
         self._cache.clear()
+        self._by_arrays.clear()
 
     def _cache_size(self) -> int:
         return len(self._cache)
 
     def __get__(self, obj, objtype=None):
-        # Jitted functions used as methods bind `self` like plain functions.
+        # Jitted functions used as methods bind `self` like plain functions: `self` is then
+        # the first argument, traced as a pytree unless marked static (static_argnums=0).
         if obj is None:
             return self
-        return functools.partial(self, obj)
+        return _BoundJitted(self, obj)
 
     def __repr__(self):
         return f"<jitted function {self._name}>"
+
+
+class _BoundJitted:
+    """A jitted function bound to an instance (`obj.method`)."""
+
+    __slots__ = ("__self__", "__func__")
+
+    def __init__(self, jitted, obj):
+        self.__func__ = jitted
+        self.__self__ = obj
+
+    def __call__(self, *args, **kwargs):
+        return self.__func__(self.__self__, *args, **kwargs)
+
+    def lower(self, *args, **kwargs):
+        return self.__func__.lower(self.__self__, *args, **kwargs)
+
+    def eval_shape(self, *args, **kwargs):
+        return self.__func__.eval_shape(self.__self__, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.__func__, name)
+
+    def __repr__(self):
+        return f"<bound jitted method {self.__func__._name} of {self.__self__!r}>"
 
 
 class Lowered:
@@ -229,16 +354,18 @@ class Lowered:
 
 
 def _hashable_static(v, where, name):
+    if isinstance(v, (Array, np.ndarray, Tracer)):
+        raise ValueError(
+            f"jit({name}): static argument {where!r} is an array of shape {np.shape(v)}; "
+            "arrays cannot be static (they are not hashable, and a new value would retrace). "
+            "Pass it as a regular (traced) argument, or pass a tuple if it holds a shape.")
     try:
         hash(v)
     except TypeError:
         raise ValueError(
             f"jit({name}): static argument {where!r} has unhashable type "
             f"{type(v).__name__}. Static arguments are cache keys: pass a tuple instead of a "
-            "list, or a frozen dataclass.") from None
-    if isinstance(v, (Array, np.ndarray, Tracer)):
-        raise ValueError(f"jit({name}): static argument {where!r} is an array; arrays cannot "
-                         "be static. Pass it as a regular argument.")
+            "list, or a frozen dataclass, or pass the value as a regular argument.") from None
     return v
 
 

@@ -255,12 +255,12 @@ def tree_reduce(
         >>> tree_reduce(operator.add, [1, (2, 3), {"a": 4}])
         10
     """
-    leaves = _flatten(tree, is_leaf, False, NAMESPACE)[0]
+    leaves, treedef = _flatten(tree, is_leaf, False, NAMESPACE)
     if initializer is _NO_INITIALIZER:
         if not leaves:
             raise TypeError(
-                f"tree_reduce: the tree {tree!r} has no leaves and no `initializer` was "
-                f"given. Fix: pass an initializer, e.g. tree_reduce(f, tree, 0)."
+                f"tree_reduce: the tree (structure {treedef}) has no leaves and no "
+                f"`initializer` was given. Fix: pass one, e.g. tree_reduce(f, tree, 0)."
             )
         return functools.reduce(function, leaves)
     return functools.reduce(function, leaves, initializer)
@@ -406,6 +406,9 @@ class _FlattenedIndexEntry(optree.FlattenedEntry):
 
     __slots__ = ()
 
+    def __call__(self, obj: Any) -> Any:
+        return optree.tree_flatten_one_level(obj, namespace=NAMESPACE)[0][self.entry]
+
 
 class _KeyEntry(optree.PyTreeEntry):
     """optree path entry whose ``entry`` is already a user-given JAX-style key."""
@@ -413,12 +416,10 @@ class _KeyEntry(optree.PyTreeEntry):
     __slots__ = ()
 
     def __call__(self, obj: Any) -> Any:
-        match self.entry:
-            case SequenceKey(i) | DictKey(i):
-                return obj[i]
-            case GetAttrKey(name):
-                return getattr(obj, name)
-        return super().__call__(obj)
+        # A key labels a child; it need not be a way to reach it (a DictKey on a class
+        # that is not a mapping), so find the child by flattening one level.
+        children, _, keys, _ = optree.tree_flatten_one_level(obj, namespace=NAMESPACE)
+        return children[list(keys).index(self.entry)]
 
     def codify(self, node: str = "") -> str:
         return f"{node}{self.entry}"

@@ -15,6 +15,12 @@ from jumba._src.lax.reductions import (  # noqa: F401
     argmax, argmin, reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod, reduce_sum,
 )
 from jumba._src.lax.dot import dot_general  # noqa: F401
+from jumba._src.lax.slicing import (  # noqa: F401
+    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_index_in_dim,
+    dynamic_slice, dynamic_slice_in_dim, dynamic_update_index_in_dim, dynamic_update_slice,
+    dynamic_update_slice_in_dim, gather, index_in_dim, scatter, scatter_add, scatter_max,
+    scatter_min, scatter_mul, scatter_sub, slice_in_dim,
+)
 from jumba._src.lax.ad_util import stop_gradient  # noqa: F401
 
 not_ = bitwise_not

@@ -62,7 +62,7 @@ def add_tangents(x, y):
 
 # add_any: the sum of two tangents of the same shape (no promotion, no broadcasting).
 add_any_p = Primitive("add_any")
-add_any_p.def_impl(np.add)
+add_any_p.def_impl(lambda x, y: np.add(x, y))  # its own function: errors name add_any
 add_any_p.weak_type_rule = core.all_weak
 
 
@@ -245,10 +245,22 @@ def backward_pass(jaxpr, consts, args, cts_out):
     for v, a in zip(jaxpr.invars, args):
         if not is_undefined_primal(a):
             primal_env[v] = a
+    # Equations that do not depend on the linear inputs (a traced function may compute
+    # constants, e.g. `x * sin(2.0)`) are evaluated forward; only the rest is transposed.
+    linear_eqns = []
+    for eqn in jaxpr.eqns:
+        if all(type(v) is core.Literal or v in primal_env for v in eqn.inputs):
+            out = eqn.primitive.bind(*[read_primal(v) for v in eqn.inputs], **eqn.params)
+            outs = out if eqn.primitive.multiple_results else [out]
+            primal_env.update(zip(eqn.outputs, outs))
+        else:
+            linear_eqns.append(eqn)
     for v, ct in zip(jaxpr.outvars, cts_out):
+        if type(v) is not core.Literal and v in primal_env:
+            continue  # a constant output: its cotangent reaches no input
         write_cotangent(v, ct)
 
-    for eqn in reversed(jaxpr.eqns):
+    for eqn in reversed(linear_eqns):
         if eqn.primitive.multiple_results:
             cts = [ct_env.pop(v, None) for v in eqn.outputs]
             if all(c is None for c in cts):

@@ -68,7 +68,15 @@ class BatchTrace(Trace):
         rule = primitive_batchers.get(primitive)
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
-        out, out_dim = rule(self.axis.size, vals, dims, **params)
+        try:
+            out, out_dim = rule(self.axis.size, vals, dims, **params)
+        except (ValueError, TypeError) as e:
+            # Explain a failure with the shapes the user sees: per example, not batched.
+            try:
+                primitive.abstract_eval(*[t.aval for t in tracers], **params)
+            except (ValueError, TypeError) as per_example:
+                raise per_example from None
+            raise e
         if primitive.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)

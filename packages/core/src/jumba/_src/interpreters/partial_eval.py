@@ -96,16 +96,20 @@ class JaxprBuilder:
         jaxpr = Jaxpr(constvars, invars, outvars, eqns)
         return ClosedJaxpr(jaxpr, consts)
 
-    def describe_tracer(self, tracer) -> str:
-        """Which inputs of the traced function a value depends on (for error messages)."""
+    def dependent_args(self, tracer) -> list[str]:
+        """The names of the traced function's inputs that a value depends on."""
         var = self.tracer_to_var.get(id(tracer))
         if var is None or self.arg_names is None:
-            return f" while tracing {self.fun_name} for {self.kind}"
+            return []
         deps = {var}
         for eqn in reversed(self.eqns):
             if any(o in deps for o in eqn.outputs):
                 deps.update(v for v in eqn.inputs if isinstance(v, Var))
-        names = [n for v, n in zip(self.invars, self.arg_names) if v in deps]
+        return [n for v, n in zip(self.invars, self.arg_names) if v in deps]
+
+    def describe_tracer(self, tracer) -> str:
+        """Which inputs of the traced function a value depends on (for error messages)."""
+        names = self.dependent_args(tracer)
         where = f" while tracing {self.fun_name} for {self.kind}"
         if names:
             return f"{where}; it depends on the argument{'s' if len(names) > 1 else ''} " + \
@@ -270,19 +274,28 @@ def tracers_to_jaxpr(tracers_in, tracers_out) -> ClosedJaxpr:
     eqns: list[JaxprEqn] = []
     processed: set[int] = set()
 
+    def const_var(t, val):
+        var = constvars.get(id(val))
+        if var is None:
+            var = constvars[id(val)] = Var(t.aval)
+            const_varlist.append(var)
+            constvals.append(val)
+        tracer_to_var[id(t)] = var
+
     for t in _toposort(tracers_out):
         recipe = t.recipe
-        if isinstance(recipe, _LambdaBinding):
+        if id(t) in tracer_to_var and not isinstance(recipe, _EqnRecipe):
+            continue
+        if recipe is None and t.pval.is_known:
+            const_var(t, t.pval.const)  # a known output: it becomes a constant of the jaxpr
+        elif isinstance(recipe, _LambdaBinding):
             if id(t) not in tracer_to_var:
                 raise core.UnexpectedTracerError(
-                    "A value from an enclosing linearization leaked into this one.")
+                    "A tangent from another linearization (an enclosing jvp/linearize/grad "
+                    "or one that has finished) reached this one. Pass the value in as an "
+                    "argument of the differentiated function instead of closing over it.")
         elif isinstance(recipe, _ConstRecipe):
-            var = constvars.get(id(recipe.val))
-            if var is None:
-                var = constvars[id(recipe.val)] = Var(t.aval)
-                const_varlist.append(var)
-                constvals.append(recipe.val)
-            tracer_to_var[id(t)] = var
+            const_var(t, recipe.val)
         elif isinstance(recipe, _EqnRecipe):
             if id(recipe) in processed:
                 continue

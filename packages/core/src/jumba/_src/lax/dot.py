@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from jumba._src import dtypes
 from jumba._src.core import Primitive, ShapedArray, get_aval
 from jumba._src.interpreters import ad, batching
 from jumba._src.interpreters.ad import is_undefined_primal
-from jumba._src.lax.structural import transpose
+from jumba._src.lax.structural import convert_element_type, transpose
 
 dot_general_p = Primitive("dot_general")
 dot_general_p.weak_type_rule = lambda wx, wy, **params: wx and wy
@@ -33,14 +34,20 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
     # Arrange as (batch, m, k) @ (batch, k, n): one BLAS call (or a batched loop in C).
     x3 = np.transpose(x, (*xb, *xf, *xc)).reshape(b, m, k)
     y3 = np.transpose(y, (*yb, *yc, *yf)).reshape(b, k, n)
-    out_dtype = np.dtype(preferred_element_type) if preferred_element_type else x.dtype
-    if x.dtype.kind in "biu":
-        out = np.matmul(x3.astype(np.int64), y3.astype(np.int64)).astype(out_dtype)
+    out_dtype = x.dtype if preferred_element_type is None else np.dtype(preferred_element_type)
+    if out_dtype.kind in "fc" and x.dtype != out_dtype:
+        # Accumulate in the preferred (wider) type, as XLA does.
+        x3, y3 = x3.astype(out_dtype), y3.astype(out_dtype)
+    if x3.dtype.kind in "biu":
+        # NumPy's integer matmul has no BLAS; int64 accumulation wraps like XLA's on cast.
+        acc = np.uint64 if x3.dtype.kind == "u" else np.int64
+        out = np.matmul(x3.astype(acc), y3.astype(acc))
+        out = (out > 0) if out_dtype.kind == "b" else out.astype(out_dtype)
     else:
         out = np.matmul(x3, y3)
         if out.dtype != out_dtype:
             out = out.astype(out_dtype)
-    return out.reshape(*bshape, *xfs, *yfs)
+    return out.reshape((*bshape, *xfs, *yfs))
 
 
 @dot_general_p.def_abstract_eval
@@ -52,6 +59,10 @@ def _dot_general_abstract_eval(x, y, *, dimension_numbers, preferred_element_typ
     if len(xc) != len(yc) or len(xb) != len(yb):
         raise TypeError(f"dot_general: dimension_numbers {dimension_numbers} pair unequal "
                         "numbers of axes")
+    for name, axes, nd in (("lhs", (*xc, *xb), x.ndim), ("rhs", (*yc, *yb), y.ndim)):
+        if len(set(axes)) != len(axes) or any(not 0 <= a < nd for a in axes):
+            raise TypeError(f"dot_general: {name} contracting/batch dimensions {axes} must be "
+                            f"distinct axes of its shape {x.shape if name == 'lhs' else y.shape}")
     for a, b in zip(xc, yc):
         if x.shape[a] != y.shape[b]:
             raise TypeError(
@@ -63,13 +74,15 @@ def _dot_general_abstract_eval(x, y, *, dimension_numbers, preferred_element_typ
                             f"axis {a} vs rhs shape {y.shape} axis {b}")
     shape = ([x.shape[i] for i in xb] + [x.shape[i] for i in _free(x.ndim, xc, xb)]
              + [y.shape[i] for i in _free(y.ndim, yc, yb)])
-    dt = np.dtype(preferred_element_type) if preferred_element_type else x.dtype
+    dt = x.dtype if preferred_element_type is None else np.dtype(preferred_element_type)
     return ShapedArray(shape, dt, x.weak_type and y.weak_type)
 
 
 def dot_general(x, y, dimension_numbers, preferred_element_type=None):
     (xc, yc), (xb, yb) = dimension_numbers
     dn = ((tuple(map(int, xc)), tuple(map(int, yc))), (tuple(map(int, xb)), tuple(map(int, yb))))
+    if preferred_element_type is not None:
+        preferred_element_type = dtypes.canonicalize_dtype(np.dtype(preferred_element_type))
     return dot_general_p.bind(x, y, dimension_numbers=dn,
                               preferred_element_type=preferred_element_type)
 
@@ -95,6 +108,9 @@ def _transpose_lhs(g, y, x_ndim, y_ndim, dimension_numbers, swap_ans=False):
     else:
         ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
     dims = ((ans_y, tuple(y_kept)), (ans_batch, tuple(yb)))
+    y_dtype = get_aval(y).dtype
+    if get_aval(g).dtype != y_dtype:  # preferred_element_type: back to the operands' dtype
+        g = convert_element_type(g, y_dtype)
     xc_sorted_by_y = list(np.take(xc, np.argsort(yc))) if xc else []
     out_axes = np.argsort(list(xb) + x_kept + xc_sorted_by_y)
     return transpose(dot_general(g, y, dims), tuple(int(a) for a in out_axes))

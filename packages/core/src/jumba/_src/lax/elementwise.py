@@ -6,6 +6,8 @@ with NumPy's right-aligned rule, so that no broadcast is materialised before a k
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from jumba._src import core, dtypes
@@ -128,13 +130,37 @@ def _mul_transpose(ct, x, y):
 ad.primitive_transposes[mul_p] = _mul_transpose
 
 
+def _int_operands(x, y):
+    # XLA's integer division: x / 0 == -1 (all bits set) and x % 0 == x; for signed types
+    # INT_MIN / -1 == INT_MIN and INT_MIN % -1 == 0. Compute on safe divisors, then patch.
+    zero = y == 0
+    overflow = np.zeros_like(zero)
+    if x.dtype.kind == "i":
+        overflow = (x == np.iinfo(x.dtype).min) & (y == -1)
+    safe_y = np.where(zero | overflow, np.ones((), y.dtype), y)
+    return zero, overflow, safe_y
+
+
 def _div_impl(x, y):
     if x.dtype.kind in "iu":
-        # C-style division (round toward zero), as XLA's integer division.
-        q = np.floor_divide(x, y)
-        fix = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
-        return np.where(fix, q + 1, q).astype(x.dtype)
+        zero, overflow, safe_y = _int_operands(x, y)
+        # C division (round toward zero): floor division corrected where signs differ.
+        q = np.floor_divide(x, safe_y)
+        if x.dtype.kind == "i":
+            q = np.where((np.remainder(x, safe_y) != 0) & ((x < 0) != (safe_y < 0)), q + 1, q)
+        q = np.where(overflow, x, q)
+        return np.where(zero, np.asarray(-1).astype(x.dtype), q).astype(x.dtype)
+    if x.dtype == np.bool_:
+        return np.asarray(x & y)
     return np.divide(x, y)
+
+
+def _rem_impl(x, y):
+    if x.dtype.kind in "iu":
+        zero, overflow, safe_y = _int_operands(x, y)
+        r = np.fmod(x, safe_y)
+        return np.where(zero, x, np.where(overflow, 0, r)).astype(x.dtype)
+    return np.fmod(x, y)
 
 
 div_p = standard_op("div", _div_impl, nargs=2)
@@ -143,7 +169,7 @@ ad.defjvp2(div_p, lambda g, ans, x, y: div(g, y),
 ad.primitive_transposes[div_p] = lambda ct, x, y: [
     unbroadcast(div(ct, y), x.aval.shape), None]
 
-rem_p = standard_op("rem", np.fmod, nargs=2)
+rem_p = standard_op("rem", _rem_impl, nargs=2)
 ad.defjvp(rem_p, lambda g, x, y: g,
           lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
 
@@ -164,23 +190,45 @@ ad.defjvp2(min_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
 
 
 def _pow_impl(x, y):
+    if y.dtype != x.dtype:
+        y = y.astype(x.dtype)
     return np.power(x, y)
 
 
-pow_p = standard_op("pow", _pow_impl, nargs=2)
+def _pow_abstract_eval(x, y):
+    # As lax.pow: an inexact base, and an exponent of the same dtype or an integer one.
+    if not dtypes.is_inexact(x.dtype):
+        raise TypeError(f"lax.pow requires a floating-point base, got {x.dtype.name}; "
+                        "jumba.numpy.power handles integer bases.")
+    if y.dtype != x.dtype and y.dtype.kind not in "iu":
+        raise TypeError(f"lax.pow requires the exponent to have the base's dtype "
+                        f"({x.dtype.name}) or an integer dtype, got {y.dtype.name}")
+    shape = broadcast_shapes_for("pow", [x.shape, y.shape])
+    return ShapedArray(shape, x.dtype, x.weak_type and y.weak_type)
 
 
-def _pow_jvp_rhs(g, ans, x, y):
-    # d/dy x**y = log(x) x**y, taken as 0 where x == 0 (JAX's convention).
-    safe_log = select_n(eq(x, _c(0, x)), log(x), _c(0, x))
-    return mul(g, mul(safe_log, ans))
+pow_p = Primitive("pow")
+pow_p.def_impl(_pow_impl)
+pow_p.def_abstract_eval(_pow_abstract_eval)
+pow_p.weak_type_rule = core.all_weak
+batching.defbroadcasting(pow_p)
 
 
 def _pow_jvp_lhs(g, ans, x, y):
-    # y * x**(y-1), with 0**0 treated as having derivative 0 when y == 0.
+    if dtypes.is_inexact(get_aval(y).dtype):
+        return mul(g, mul(y, pow(x, sub(y, _c(1, y)))))
+    # Integer exponent (JAX's convention): derivative 0 where y == 0, so that x**0 has
+    # derivative 0 even at x == 0.
     yzero = eq(y, _c(0, y))
-    ym1 = select_n(yzero, sub(y, _c(1, y)), _c(1, y))
-    return mul(g, select_n(yzero, mul(y, pow(x, ym1)), _c(0, x)))
+    y1 = select_n(yzero, y, _c(1, y))
+    jac = mul(convert(y1, get_aval(x).dtype), pow(x, sub(y1, _c(1, y1))))
+    return mul(g, select_n(yzero, jac, _c(0, x)))
+
+
+def _pow_jvp_rhs(g, ans, x, y):
+    # d/dy x**y = log(x) x**y, with log(0) replaced by log(1) (JAX's convention).
+    safe_x = select_n(eq(x, _c(0, x)), x, _c(1, x))
+    return mul(g, mul(log(safe_x), ans))
 
 
 ad.defjvp2(pow_p, _pow_jvp_lhs, _pow_jvp_rhs)
@@ -188,20 +236,44 @@ ad.defjvp2(pow_p, _pow_jvp_lhs, _pow_jvp_rhs)
 integer_pow_p = Primitive("integer_pow")
 
 
+def _check_integer_pow(dtype, y):
+    if y < 0 and not dtypes.is_inexact(dtype):
+        raise TypeError(f"Integers cannot be raised to negative powers, got integer_pow of a "
+                        f"{np.dtype(dtype).name} array to the power {y}. Convert the base to a "
+                        "floating-point dtype first (x.astype(float) ** y).")
+    if dtype == np.bool_:
+        raise TypeError("integer_pow does not accept booleans; convert to an integer dtype")
+
+
 @integer_pow_p.def_impl
 def _integer_pow_impl(x, *, y):
+    _check_integer_pow(x.dtype, y)
     if y == 2:
         return np.multiply(x, x)
-    if y < 0 and x.dtype.kind in "iu":
-        return np.power(x.astype(np.float64), y).astype(x.dtype)
-    return np.power(x, np.asarray(y, x.dtype) if x.dtype.kind != "b" else y).astype(x.dtype)
+    if y == 0:
+        return np.ones_like(x)
+    # Binary exponentiation, as XLA: the same rounding as JAX for floats, wrapping for ints.
+    acc, base, n = None, x, builtins.abs(y)
+    while n:
+        if n & 1:
+            acc = base if acc is None else np.multiply(acc, base)
+        n >>= 1
+        if n:
+            base = np.multiply(base, base)
+    if y < 0:
+        acc = np.divide(np.ones((), x.dtype), acc)
+    return acc.astype(x.dtype, copy=False)
 
 
-integer_pow_p.def_abstract_eval(lambda x, *, y: x)
+@integer_pow_p.def_abstract_eval
+def _integer_pow_abstract_eval(x, *, y):
+    _check_integer_pow(x.dtype, y)
+    return x
 integer_pow_p.weak_type_rule = lambda w, **p: w
 batching.defvectorized(integer_pow_p)
 ad.defjvp(integer_pow_p, lambda g, x, *, y: (
-    mul(g, mul(_c(y, x), integer_pow(x, y - 1))) if y != 0 else Zero(get_aval(x))))
+    Zero(ad.tangent_aval(get_aval(x))) if y == 0 else mul(g, _c(y, x)) if y == 1 else
+    mul(g, mul(_c(y, x), integer_pow(x, y - 1)))))
 
 atan2_p = standard_op("atan2", np.arctan2, nargs=2, accept=_float)
 ad.defjvp(atan2_p,
@@ -209,6 +281,19 @@ ad.defjvp(atan2_p,
           lambda g, x, y: mul(g, div(neg(x), add(square(x), square(y)))))
 
 nextafter_p = standard_op("nextafter", np.nextafter, nargs=2, accept=_float)
+
+# logaddexp: its own JVP (JAX's custom JVP) so that ties and infinities differentiate
+# cleanly: d/dx1 = exp(x1 - ans), with +inf replaced by 0 on both sides.
+logaddexp_p = standard_op("logaddexp", np.logaddexp, nargs=2, accept=_float)
+
+
+def _replace_posinf(x):
+    return select_n(eq(x, _c(np.inf, x)), x, _c(0, x))
+
+
+ad.defjvp2(logaddexp_p,
+           lambda g, ans, x, y: mul(g, exp(sub(_replace_posinf(x), _replace_posinf(ans)))),
+           lambda g, ans, x, y: mul(g, exp(sub(_replace_posinf(y), _replace_posinf(ans)))))
 defjvp_zero(nextafter_p)
 
 # ---------------------------------------------------------------------------------------
@@ -232,8 +317,29 @@ round_p.def_abstract_eval(lambda x, *, rounding_method=1: x)
 round_p.weak_type_rule = lambda w, **p: w
 batching.defvectorized(round_p)
 is_finite_p = standard_op("is_finite", np.isfinite, out_dtype=np.bool_, accept=_float)
-for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p):
+# The sign bit itself (set for -0.0 and -nan), as JAX's bitcast-and-shift.
+signbit_p = standard_op("signbit", np.signbit, out_dtype=np.bool_, accept=_float)
+for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, signbit_p):
     defjvp_zero(_p)
+
+# sinc_maclaurin[k](x): the k-th Maclaurin coefficient of sin(t)/t, times k!, broadcast
+# like x; its JVP is coefficient k+1, so that jnp.sinc has every derivative right at 0.
+sinc_maclaurin_p = Primitive("sinc_maclaurin")
+
+
+def _sinc_coefficient(k):
+    return 0.0 if k % 2 else (-1) ** (k // 2) / (k + 1)
+
+
+@sinc_maclaurin_p.def_impl
+def _sinc_maclaurin_impl(x, *, k):
+    return np.full_like(x, _sinc_coefficient(k))
+
+
+sinc_maclaurin_p.def_abstract_eval(lambda x, *, k: x)
+sinc_maclaurin_p.weak_type_rule = lambda w, **p: w
+batching.defvectorized(sinc_maclaurin_p)
+ad.defjvp(sinc_maclaurin_p, lambda g, x, *, k: mul(g, sinc_maclaurin(x, k + 1)))
 
 exp_p = standard_op("exp", np.exp, accept=_float)
 ad.defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
@@ -295,7 +401,8 @@ cbrt_p = standard_op("cbrt", np.cbrt, accept=_float)
 ad.defjvp2(cbrt_p, lambda g, ans, x: div(g, mul(_c(3, x), square(ans))))
 
 abs_p = standard_op("abs", np.abs)
-ad.defjvp(abs_p, lambda g, x: mul(g, sign(x)))
+# JAX's convention: the derivative at 0 (and -0.0) is 1, from select(x >= 0, g, -g).
+ad.defjvp(abs_p, lambda g, x: select_n(ge(x, _c(0, x)), neg(g), g))
 
 square_p = standard_op("square", np.square)
 ad.defjvp(square_p, lambda g, x: mul(g, mul(_c(2, x), x)))
@@ -323,14 +430,35 @@ and_p = standard_op("and", np.bitwise_and, nargs=2, accept=_int_or_bool)
 or_p = standard_op("or", np.bitwise_or, nargs=2, accept=_int_or_bool)
 xor_p = standard_op("xor", np.bitwise_xor, nargs=2, accept=_int_or_bool)
 not_p = standard_op("not", np.invert, accept=_int_or_bool)
-shift_left_p = standard_op("shift_left", np.left_shift, nargs=2, accept=_int_or_bool)
-shift_right_arithmetic_p = standard_op("shift_right_arithmetic", np.right_shift, nargs=2,
-                                       accept=_int_or_bool)
+def _shift_amounts(x, y):
+    # XLA: a shift by a negative amount or by >= the bit width shifts everything out.
+    bits = 8 * x.dtype.itemsize
+    out_of_range = (y < 0) | (y >= bits)
+    return out_of_range, np.where(out_of_range, np.zeros((), y.dtype), y)
+
+
+def _shift_left_impl(x, y):
+    out_of_range, y = _shift_amounts(x, y)
+    return np.where(out_of_range, np.zeros((), x.dtype), np.left_shift(x, y)).astype(x.dtype)
+
+
+def _shift_right_arithmetic_impl(x, y):
+    out_of_range, y = _shift_amounts(x, y)
+    fill = np.where(x < 0, np.asarray(-1).astype(x.dtype), np.zeros((), x.dtype)) \
+        if x.dtype.kind == "i" else np.zeros((), x.dtype)
+    return np.where(out_of_range, fill, np.right_shift(x, y)).astype(x.dtype)
+
+
+shift_left_p = standard_op("shift_left", _shift_left_impl, nargs=2, accept=_int_or_bool)
+shift_right_arithmetic_p = standard_op("shift_right_arithmetic", _shift_right_arithmetic_impl,
+                                       nargs=2, accept=_int_or_bool)
 
 
 def _shift_right_logical_impl(x, y):
+    out_of_range, y = _shift_amounts(x, y)
     unsigned = np.dtype(f"u{x.dtype.itemsize}")
-    return np.right_shift(x.view(unsigned), y.astype(unsigned)).view(x.dtype)
+    out = np.right_shift(x.view(unsigned), y.astype(unsigned)).view(x.dtype)
+    return np.where(out_of_range, np.zeros((), x.dtype), out).astype(x.dtype)
 
 
 shift_right_logical_p = standard_op("shift_right_logical", _shift_right_logical_impl, nargs=2,
@@ -432,7 +560,7 @@ sqrt, rsqrt, cbrt, abs, square, erf = map(  # noqa: A001
 bitwise_not = _unary(not_p)
 add, sub, mul, div, rem, pow = map(_binary, (add_p, sub_p, mul_p, div_p, rem_p, pow_p))  # noqa: A001
 max, min = map(_binary, (max_p, min_p))  # noqa: A001
-atan2, nextafter = _binary(atan2_p), _binary(nextafter_p)
+atan2, nextafter, logaddexp = _binary(atan2_p), _binary(nextafter_p), _binary(logaddexp_p)
 eq, ne, lt, le, gt, ge = map(_binary, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor = map(_binary, (and_p, or_p, xor_p))
 shift_left = _binary(shift_left_p)
@@ -446,6 +574,20 @@ def round(x, rounding_method=0):  # noqa: A001
 
 def integer_pow(x, y: int):
     return integer_pow_p.bind(x, y=int(y))
+
+
+def sinc_maclaurin(x, k: int):
+    return sinc_maclaurin_p.bind(x, k=int(k))
+
+
+def signbit(x):
+    return signbit_p.bind(x)
+
+
+def convert(x, dtype):
+    from jumba._src.lax.structural import convert_element_type
+
+    return convert_element_type(x, dtype)
 
 
 def select_n(which, *cases):

@@ -132,38 +132,28 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
     (x,), (t,) = primals, tangents
     ans = reduce_prod_p.bind(x, axes=axes)
     shape = get_aval(x).shape
-    # Products of all elements but one, without dividing: move the reduced axes last,
-    # flatten them, and multiply exclusive prefix and suffix products.
-    kept = [i for i in range(len(shape)) if i not in axes]
+    # d prod(x) = sum_j t[j] * prod(x[k] for k != j). The products of the others are the
+    # exclusive prefix times the exclusive suffix products along the flattened reduced
+    # axes: a fixed number of primitives for any length, and no division (exact at 0).
+    from jumba._src.lax.cumulative import exclusive_cumprod
     from jumba._src.lax.structural import transpose
 
-    perm = (*kept, *axes)
+    kept = [i for i in range(len(shape)) if i not in axes]
     n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    if n == 0:
+        return ans, ew.mul(ans, _zeros_like(ans))
     kept_shape = tuple(shape[i] for i in kept)
+    perm = (*kept, *axes)
     xs = reshape(transpose(x, perm), (*kept_shape, n))
     ts = reshape(transpose(t, perm), (*kept_shape, n))
-    others = _exclusive_products(xs)
-    return ans, reduce_sum(ew.mul(ts, others), (len(kept_shape),))
+    last = len(kept_shape)
+    others = ew.mul(exclusive_cumprod(xs, last), exclusive_cumprod(xs, last, reverse=True))
+    return ans, reduce_sum(ew.mul(ts, others), (last,))
 
 
-def _exclusive_products(xs):
-    """For each position along the last axis, the product of the other entries."""
-    from jumba._src.lax.structural import concatenate, slice
-
-    aval = get_aval(xs)
-    n = aval.shape[-1]
-    lead = aval.shape[:-1]
-    one = broadcast_in_dim(np.ones((), aval.dtype), (*lead, 1), ())
-    cols = [slice(xs, (0,) * len(lead) + (i,), (*lead, i + 1)) for i in range(n)]
-    prefix, acc = [], one
-    for c in cols:
-        prefix.append(acc)
-        acc = ew.mul(acc, c)
-    suffix, acc = [None] * n, one
-    for i in range(n - 1, -1, -1):
-        suffix[i] = acc
-        acc = ew.mul(acc, cols[i])
-    return concatenate([ew.mul(p, s) for p, s in zip(prefix, suffix)], len(lead))
+def _zeros_like(y):
+    aval = get_aval(y)
+    return broadcast_in_dim(np.zeros((), aval.dtype), aval.shape, ())
 
 
 ad.primitive_jvps[reduce_prod_p] = _reduce_prod_jvp

@@ -51,6 +51,9 @@ def _broadcast_in_dim_abstract_eval(x, *, shape, broadcast_dimensions):
         if not (0 <= dst < len(shape)) or x.shape[src] not in (1, shape[dst]):
             raise TypeError(f"broadcast_in_dim: cannot broadcast operand shape {x.shape} to "
                             f"{tuple(shape)} with broadcast_dimensions={broadcast_dimensions}")
+    if any(a >= b for a, b in zip(broadcast_dimensions, broadcast_dimensions[1:])):
+        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must "
+                        "be strictly increasing (transpose the operand first)")
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
@@ -79,8 +82,11 @@ batching.primitive_batchers[broadcast_in_dim_p] = _broadcast_in_dim_batch
 def broadcast_in_dim(x, shape, broadcast_dimensions):
     shape = tuple(int(s) for s in shape)
     broadcast_dimensions = tuple(int(d) for d in broadcast_dimensions)
-    if get_aval(x).shape == shape and broadcast_dimensions == tuple(range(len(shape))):
+    aval = get_aval(x)
+    if aval.shape == shape and broadcast_dimensions == tuple(range(len(shape))):
         return x
+    # The eager path runs NumPy directly: check here so that errors do not depend on jit.
+    _broadcast_in_dim_abstract_eval(aval, shape=shape, broadcast_dimensions=broadcast_dimensions)
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=broadcast_dimensions)
 
 
@@ -124,8 +130,10 @@ batching.primitive_batchers[reshape_p] = _reshape_batch
 
 def reshape(x, new_sizes):
     new_sizes = tuple(int(s) for s in new_sizes)
-    if get_aval(x).shape == new_sizes:
+    aval = get_aval(x)
+    if aval.shape == new_sizes:
         return x
+    _reshape_abstract_eval(aval, new_sizes=new_sizes)
     return reshape_p.bind(x, new_sizes=new_sizes)
 
 
@@ -157,8 +165,10 @@ batching.primitive_batchers[transpose_p] = _transpose_batch
 
 def transpose(x, permutation):
     permutation = tuple(int(p) for p in permutation)
-    if permutation == tuple(range(len(permutation))):
+    aval = get_aval(x)
+    if permutation == tuple(range(aval.ndim)):
         return x
+    _transpose_abstract_eval(aval, permutation=permutation)
     return transpose_p.bind(x, permutation=permutation)
 
 
@@ -171,7 +181,8 @@ slice_p = _linear_primitive("slice")
 @slice_p.def_impl
 def _slice_impl(x, *, start_indices, limit_indices, strides):
     strides = strides or (1,) * x.ndim
-    return x[tuple(builtins.slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+    return x[tuple(builtins.slice(s, lim, st)
+                   for s, lim, st in zip(start_indices, limit_indices, strides))]
 
 
 @slice_p.def_abstract_eval
@@ -218,9 +229,12 @@ def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001
     limit_indices = tuple(int(i) for i in limit_indices)
     strides = None if strides is None or all(s == 1 for s in strides) else \
         tuple(int(s) for s in strides)
+    aval = get_aval(x)
     if start_indices == (0,) * len(start_indices) and strides is None and \
-            limit_indices == get_aval(x).shape:
+            limit_indices == aval.shape:
         return x
+    _slice_abstract_eval(aval, start_indices=start_indices, limit_indices=limit_indices,
+                         strides=strides)
     return slice_p.bind(x, start_indices=start_indices, limit_indices=limit_indices,
                         strides=strides)
 
@@ -297,10 +311,19 @@ def _pad_transpose(ct, x, padding_value, *, padding_config):
 
 def _pad_batch(size, vals, dims, *, padding_config):
     (x, pv), (dx, dp) = vals, dims
-    if dp is not None:
-        raise NotImplementedError("vmap of pad over a batched padding value")
-    x = moveaxis(x, dx, 0)
-    return pad(x, pv, ((0, 0, 0), *padding_config)), 0
+    x = batching.bdim_at_front(x, dx, size)
+    config = ((0, 0, 0), *padding_config)
+    if dp is None:
+        return pad(x, pv, config), 0
+    # A padding value per batch member: pad with zeros, then select the padded positions.
+    from jumba._src.lax.elementwise import select_n
+
+    x_aval = get_aval(x)
+    padded = pad(x, np.zeros((), x_aval.dtype), config)
+    out_shape = get_aval(padded).shape
+    is_pad = pad(np.zeros(x_aval.shape, np.bool_), np.ones((), np.bool_), config)
+    pv = broadcast_in_dim(moveaxis(pv, dp, 0), out_shape, (0,))
+    return select_n(is_pad, padded, pv), 0
 
 
 ad.deflinear(pad_p, _pad_transpose)
@@ -308,7 +331,12 @@ batching.primitive_batchers[pad_p] = _pad_batch
 
 
 def pad(x, padding_value, padding_config):
+    """lax.pad: `padding_config` holds (low, high, interior) per axis; low/high may be
+    negative to crop. A Python scalar `padding_value` takes the operand's dtype."""
     padding_config = tuple((int(lo), int(hi), int(it)) for lo, hi, it in padding_config)
+    if isinstance(padding_value, (bool, int, float, complex)):
+        padding_value = np.asarray(padding_value, get_aval(x).dtype)
+    _pad_abstract_eval(get_aval(x), get_aval(padding_value), padding_config=padding_config)
     return pad_p.bind(x, padding_value, padding_config=padding_config)
 
 
@@ -368,6 +396,7 @@ def concatenate(xs, dimension):
     xs = list(xs)
     if len(xs) == 1:
         return xs[0]
+    _concatenate_abstract_eval(*map(get_aval, xs), dimension=int(dimension))
     return concatenate_p.bind(*xs, dimension=int(dimension))
 
 
@@ -376,14 +405,24 @@ def concatenate(xs, dimension):
 
 rev_p = _linear_primitive("rev")
 rev_p.def_impl(lambda x, *, dimensions: np.flip(x, dimensions) if dimensions else x)
-rev_p.def_abstract_eval(lambda x, *, dimensions: x)
+
+
+@rev_p.def_abstract_eval
+def _rev_abstract_eval(x, *, dimensions):
+    if len(set(dimensions)) != len(dimensions) or any(not 0 <= d < x.ndim for d in dimensions):
+        raise TypeError(f"rev: dimensions {dimensions} must be distinct axes of shape {x.shape}")
+    return x
+
+
 ad.deflinear(rev_p, lambda ct, x, *, dimensions: [rev(ct, dimensions)])
 batching.primitive_batchers[rev_p] = lambda size, vals, dims, *, dimensions: (
     rev(vals[0], tuple(a + (a >= dims[0]) for a in dimensions)), dims[0])
 
 
 def rev(x, dimensions):
-    return rev_p.bind(x, dimensions=tuple(int(d) for d in dimensions))
+    dimensions = tuple(int(d) for d in dimensions)
+    _rev_abstract_eval(get_aval(x), dimensions=dimensions)
+    return rev_p.bind(x, dimensions=dimensions)
 
 
 # ---------------------------------------------------------------------------------------

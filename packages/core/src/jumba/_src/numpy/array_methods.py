@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from jumba._src import core
 from jumba._src.core import Array, Tracer
+from jumba._src.lax import elementwise as ew
 from jumba._src.numpy import indexing
 from jumba._src.numpy import lax_numpy as jnp
 
@@ -83,11 +85,86 @@ _PROPERTIES = {
 }
 
 
+# ---------------------------------------------------------------------------------------
+# Eager fast paths for Array's arithmetic operators.
+#
+# Outside any transformation, `x + y` on two Arrays of one dtype and weak type, or on a
+# strongly typed float (int) Array and a Python float or int (int) scalar, needs no
+# promotion: JAX's rules give x's dtype and x's weak type, so the primitive's NumPy
+# implementation is called at once. Anything else (and any error, to get the usual
+# message) takes the general path, `slow`.
+
+_STATE = core._state
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _fast_binary(prim, slow, *, reflected=False, inexact_only=False):
+    ufunc = isinstance(prim.impl, np.ufunc)  # takes Python scalars as NEP 50 weak values
+
+    def op(self, other):
+        if _STATE.eval_only:
+            xv = self._value
+            t = type(other)
+            if t is Array:
+                yv = other._value
+                dt = xv.dtype
+                if (yv.dtype is dt or yv.dtype == dt) and self.weak_type == other.weak_type \
+                        and (not inexact_only or dt.kind in "fc"):
+                    try:
+                        out = prim.impl(yv, xv) if reflected else prim.impl(xv, yv)
+                    except Exception:
+                        return slow(self, other)
+                    return Array(out, self.weak_type)
+            elif (t is float or t is int) and not self.weak_type:
+                dt = xv.dtype
+                kind = dt.kind
+                if kind == "f" or (kind == "i" and t is int and dt.itemsize >= 4
+                                   and not inexact_only):
+                    if t is int and not _INT32_MIN <= other <= _INT32_MAX:
+                        return slow(self, other)
+                    y = other if ufunc else dt.type(other)
+                    try:
+                        out = prim.impl(y, xv) if reflected else prim.impl(xv, y)
+                    except Exception:
+                        return slow(self, other)
+                    return Array(out, False)
+        return slow(self, other)
+
+    op.__name__ = slow.__name__ if hasattr(slow, "__name__") else prim.name
+    return op
+
+
+def _fast_neg(self):
+    if _STATE.eval_only:
+        try:
+            out = ew.neg_p.impl(self._value)
+        except Exception:
+            return jnp.negative(self)
+        return Array(out, self.weak_type)
+    return jnp.negative(self)
+
+
+_FAST_OPERATORS = {
+    "__add__": _fast_binary(ew.add_p, _OPERATORS["__add__"]),
+    "__radd__": _fast_binary(ew.add_p, _OPERATORS["__radd__"], reflected=True),
+    "__sub__": _fast_binary(ew.sub_p, _OPERATORS["__sub__"]),
+    "__rsub__": _fast_binary(ew.sub_p, _OPERATORS["__rsub__"], reflected=True),
+    "__mul__": _fast_binary(ew.mul_p, _OPERATORS["__mul__"]),
+    "__rmul__": _fast_binary(ew.mul_p, _OPERATORS["__rmul__"], reflected=True),
+    "__truediv__": _fast_binary(ew.div_p, _OPERATORS["__truediv__"], inexact_only=True),
+    "__rtruediv__": _fast_binary(ew.div_p, _OPERATORS["__rtruediv__"], reflected=True,
+                                 inexact_only=True),
+    "__neg__": _fast_neg,
+}
+
+
 def install():
     for cls in (Array, Tracer):
         for name, f in _OPERATORS.items():
             if name in ("__eq__", "__ne__"):
                 f = _comparison_guard(f)
+            if cls is Array and name in _FAST_OPERATORS:
+                f = _FAST_OPERATORS[name]
             setattr(cls, name, f)
         for name, f in _METHODS.items():
             setattr(cls, name, f)

@@ -35,7 +35,7 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
         return a if dtype is None else st.convert_element_type(a, dtype)
     if isinstance(a, (bool, int, float, complex)) and dtype is None:
         return core.to_array(a)
-    if isinstance(a, (list, tuple)) and any(_is_array(x) for x in _flat_seq(a)):
+    if isinstance(a, (list, tuple)) and builtins.any(_is_array(x) for x in _flat_seq(a)):
         return stack([asarray(x, dtype) for x in a]) if len(a) else asarray(np.zeros(0), dtype)
     if hasattr(a, "__jax_array__"):
         return asarray(a.__jax_array__(), dtype)
@@ -309,7 +309,10 @@ around = round_ = round
 
 
 def rint(x, /):
-    return round(x)
+    x = asarray(x) if not _is_array(x) else x
+    if not dtypes.is_inexact(get_aval(x).dtype):
+        return st.convert_element_type(x, dtypes.default_float_dtype())
+    return ew.round(x, rounding_method=1)
 
 
 def isnan(x, /):
@@ -336,13 +339,57 @@ def isneginf(x, /):
     return equal(x, -np.inf) if dtypes.is_inexact(x.dtype) else full_like(x, False, dtype=bool)
 
 
+def _concrete_int(x):
+    """`x` as a Python int if it is a concrete integer scalar, else None."""
+    if isinstance(x, bool) or isinstance(x, Tracer):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if type(x) is Array or isinstance(x, np.ndarray):
+        if x.ndim == 0 and x.dtype.kind in "iu":
+            return int(core.to_numpy(x))
+    return None
+
+
 def power(x1, x2, /):
-    """x1 ** x2; an integer exponent known to Python becomes `integer_pow`."""
-    if isinstance(x2, int) and not isinstance(x2, bool) and _is_array(x1) and \
-            (x2 >= 0 or dtypes.is_inexact(get_aval(x1).dtype)):
-        return ew.integer_pow(x1, x2)
-    x1, x2 = promote_dtypes(x1, x2)
-    return ew.pow(x1, x2)
+    """x1 ** x2 with JAX's cases: a concrete integer exponent becomes `integer_pow` (an
+    integer base then rejects negative exponents); integer bases with integer exponent
+    arrays use binary exponentiation; a float base takes an integer exponent array
+    without promotion (so that x ** 0 has derivative 0 at x = 0); the rest promote and
+    use `pow`."""
+    n = _concrete_int(x2)
+    if n is not None:
+        x1 = _to_operand(x1)
+        if not _is_array(x1):
+            x1 = core.to_array(x1)
+        if get_aval(x1).dtype == np.bool_:
+            x1 = st.convert_element_type(x1, dtypes.default_int_dtype(), get_aval(x1).weak_type)
+        return ew.integer_pow(x1, n)
+    a1, a2 = promote_dtypes(x1, x2)
+    dt = get_aval(a1).dtype
+    if not dtypes.is_inexact(dt):
+        if dt == np.bool_:
+            a1, a2 = (st.convert_element_type(a, dtypes.default_int_dtype()) for a in (a1, a2))
+        return _pow_int_int(a1, a2)
+    x1, x2 = _to_operand(x1), _to_operand(x2)
+    d1, d2 = get_aval(x1).dtype, get_aval(x2).dtype
+    if dtypes.is_inexact(d1) and d2.kind in "iu" and _is_array(x1) and _is_array(x2):
+        return ew.pow(x1, x2)
+    return ew.pow(a1, a2)
+
+
+def _pow_int_int(x1, x2):
+    # Binary exponentiation over the exponent's low 6 bits, as JAX (more would overflow
+    # for any |x1| > 1); 0 ** y is 0 for y != 0 and 1 for y == 0.
+    dt = get_aval(x1).dtype
+    zero, one = np.zeros((), dt), np.ones((), dt)
+    acc = ew.select_n(ew.bitwise_and(ew.eq(x1, zero), ew.ne(x2, zero)), one, zero)
+    for _ in range(6):
+        take = ew.ne(ew.bitwise_and(x2, one), zero)
+        acc = ew.select_n(take, acc, ew.mul(acc, x1))
+        x1 = ew.mul(x1, x1)
+        x2 = ew.shift_right_logical(x2, one)
+    return acc
 
 
 pow = power  # noqa: A001
@@ -353,34 +400,72 @@ def float_power(x1, x2, /):
     return ew.pow(x1, x2)
 
 
-def floor_divide(x1, x2, /):
+def _promote_numeric(x1, x2):
     x1, x2 = promote_dtypes(x1, x2)
+    if get_aval(x1).dtype == np.bool_:
+        # NumPy and JAX divide booleans as integers.
+        x1, x2 = (st.convert_element_type(a, dtypes.default_int_dtype(), get_aval(a).weak_type)
+                  for a in (x1, x2))
+    return x1, x2
+
+
+def floor_divide(x1, x2, /):
+    """x1 // x2 rounded toward minus infinity, with JAX's (XLA's) integer semantics:
+    x // 0 is -1 corrected by the signs (so -2 for x != 0), floats follow Python's divmod."""
+    x1, x2 = _promote_numeric(x1, x2)
     dt = get_aval(x1).dtype
     if dtypes.is_inexact(dt):
-        return ew.floor(ew.div(x1, x2))
-    # Integer floor division: C division corrected toward minus infinity.
+        return _float_divmod(x1, x2)[0]
     q = ew.div(x1, x2)
-    fix_ = logical_and(not_equal(ew.rem(x1, x2), 0), not_equal(less(x1, 0), less(x2, 0)))
-    return where(fix_, ew.sub(q, np.ones((), dt)), q)
+    if dt.kind == "u":
+        return q
+    zero = np.zeros((), dt)
+    fix_ = ew.bitwise_and(ew.ne(ew.sign(x1), ew.sign(x2)), ew.ne(ew.rem(x1, x2), zero))
+    return ew.select_n(fix_, q, ew.sub(q, np.ones((), dt)))
+
+
+def _float_divmod(x1, x2):
+    # CPython's float_divmod: the remainder takes the divisor's sign.
+    mod = ew.rem(x1, x2)
+    div = ew.div(ew.sub(x1, mod), x2)
+    zero = _zero_of(mod)
+    ind = ew.bitwise_and(ew.ne(mod, zero), ew.ne(ew.sign(x2), ew.sign(mod)))
+    mod = ew.select_n(ind, mod, ew.add(mod, x2))
+    div = ew.select_n(ind, div, ew.sub(div, np.ones((), get_aval(div).dtype)))
+    return ew.round(div, rounding_method=0), mod
+
+
+def _nonzero_divisor(x2):
+    # jnp.remainder and jnp.fmod divide integers by 1 where the divisor is 0.
+    dt = get_aval(x2).dtype
+    if dtypes.is_inexact(dt):
+        return x2
+    return ew.select_n(ew.eq(x2, np.zeros((), dt)), x2, np.ones((), dt))
 
 
 def remainder(x1, x2, /):
-    x1, x2 = promote_dtypes(x1, x2)
+    """Remainder with the divisor's sign (Python's %); integer x % 0 is 0 (as JAX)."""
+    x1, x2 = _promote_numeric(x1, x2)
+    x2 = _nonzero_divisor(x2)
     r = ew.rem(x1, x2)
     zero = _zero_of(r)
-    fix_ = logical_and(not_equal(r, zero), not_equal(less(r, zero), less(x2, zero)))
-    return where(fix_, ew.add(r, x2), r)
+    fix_ = ew.bitwise_and(ew.ne(ew.lt(r, zero), ew.lt(x2, zero)), ew.ne(r, zero))
+    return ew.select_n(fix_, r, ew.add(r, x2))
 
 
 mod = remainder
 
 
 def fmod(x1, x2, /):
-    x1, x2 = promote_dtypes(x1, x2)
-    return ew.rem(x1, x2)
+    """Remainder with the dividend's sign (C's fmod); integer x % 0 is 0 (as JAX)."""
+    x1, x2 = _promote_numeric(x1, x2)
+    return ew.rem(x1, _nonzero_divisor(x2))
 
 
 def divmod(x1, x2, /):  # noqa: A001
+    x1, x2 = _promote_numeric(x1, x2)
+    if dtypes.is_inexact(get_aval(x1).dtype):
+        return _float_divmod(x1, x2)
     return floor_divide(x1, x2), remainder(x1, x2)
 
 
@@ -446,19 +531,17 @@ def copysign(x1, x2, /):
 
 def signbit(x, /):
     x = asarray(x) if not _is_array(x) else x
-    if not dtypes.is_inexact(get_aval(x).dtype):
-        return less(x, 0)
-    # -0.0 has its sign bit set: 1 / -0.0 is -inf.
-    one = np.ones((), get_aval(x).dtype)
-    return logical_or(less(x, 0), logical_and(equal(x, 0), less(ew.div(one, x), 0)))
+    dt = get_aval(x).dtype
+    if dt == np.bool_:
+        return full_like(x, False, dtype=bool)
+    if not dtypes.is_inexact(dt):
+        return ew.lt(x, np.zeros((), dt))
+    return ew.signbit(x)
 
 
 def logaddexp(x1, x2, /):
     x1, x2 = promote_dtypes_inexact(x1, x2)
-    amax = maximum(x1, x2)
-    delta = subtract(x1, x2)
-    safe = where(isnan(delta), add(x1, x2), add(amax, log1p(exp(negative(absolute(delta))))))
-    return safe
+    return ew.logaddexp(x1, x2)
 
 
 def logaddexp2(x1, x2, /):
@@ -468,10 +551,14 @@ def logaddexp2(x1, x2, /):
 
 
 def sinc(x, /):
+    """sin(pi x) / (pi x), 1 at 0, with every derivative at 0 from the Maclaurin series
+    (as JAX's custom JVP)."""
     x, = promote_dtypes_inexact(x)
-    pix = multiply(x, np.asarray(np.pi, x.dtype))
-    safe = where(equal(x, 0), np.ones((), x.dtype), pix)
-    return where(equal(x, 0), np.ones((), x.dtype), divide(sin(safe), safe))
+    dt = get_aval(x).dtype
+    is_zero = ew.eq(x, np.zeros((), dt))
+    pix = ew.mul(x, np.asarray(np.pi, dt))
+    safe = ew.select_n(is_zero, pix, np.ones((), dt))
+    return ew.select_n(is_zero, ew.div(ew.sin(safe), safe), ew.sinc_maclaurin(pix, 0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -803,7 +890,9 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     if shape is None:
         shape = newshape
     if order != "C":
-        raise NotImplementedError("reshape: only order='C' is supported")
+        raise NotImplementedError(f"jumba.numpy.reshape: order={order!r} is not supported; "
+                                  "only order='C' (row-major) is. For Fortran order use "
+                                  "a.T.reshape(shape[::-1]).T")
     a = asarray(a) if not _is_array(a) else a
     aval = get_aval(a)
     shape = _shape_tuple(shape)
@@ -1017,7 +1106,8 @@ def split(ary, indices_or_sections, axis=0):
     bounds = [0, *points, n]
     out = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        lo, hi = builtins.min(builtins.max(lo, 0), n), builtins.min(builtins.max(hi, lo), n)
+        # Python slice semantics, as NumPy's ary[lo:hi] (negative indices wrap).
+        lo, hi, _ = builtins.slice(lo, hi).indices(n)
         start = [0] * aval.ndim
         limit = list(aval.shape)
         start[ax], limit[ax] = lo, builtins.max(hi, lo)
@@ -1070,19 +1160,75 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
         axis = 0
     aval = get_aval(a)
     (ax,) = _canon_axes(axis, aval.ndim, "repeat")
-    if isinstance(repeats, (int, np.integer)):
+    if isinstance(repeats, (int, np.integer)) and (
+            total_repeat_length is None or total_repeat_length == repeats * aval.shape[ax]):
         r = int(repeats)
         shape = list(aval.shape)
         b = st.broadcast_in_dim(a, (*shape[:ax + 1], r, *shape[ax + 1:]),
                                 tuple(i if i <= ax else i + 1 for i in range(aval.ndim)))
         shape[ax] *= r
         return st.reshape(b, shape)
-    reps = core.concrete_or_error(repeats, "jumba.numpy.repeat with array repeats (pass "
-                                  "total_repeat_length under jit)")
-    idx = np.repeat(np.arange(aval.shape[ax]), np.broadcast_to(reps, (aval.shape[ax],)))
-    from jumba._src.numpy.indexing import take
+    n = aval.shape[ax]
+    if isinstance(repeats, Tracer) and repeats.concrete_value() is None:
+        if total_repeat_length is None:
+            raise core.ConcretizationTypeError(
+                "jumba.numpy.repeat: traced array `repeats` give an output length unknown "
+                "while tracing; pass total_repeat_length=<int> (static) or make repeats "
+                "static (static_argnums).")
+        return _repeat_traced(a, repeats, ax, int(total_repeat_length))
+    reps = np.asarray(core.concrete_or_error(repeats, "jumba.numpy.repeat"))
+    if reps.dtype.kind not in "iub":
+        if reps.size and not np.all(reps == np.round(reps)):
+            raise ValueError(f"repeat: repeats must be integers, got {reps}")
+        reps = reps.astype(np.int64)
+    if reps.ndim > 1 or (reps.ndim == 1 and reps.shape[0] not in (1, n)):
+        raise ValueError(f"repeat: repeats of shape {reps.shape} do not match axis {ax} of "
+                         f"size {n} (shape {aval.shape})")
+    if np.any(reps < 0):
+        raise ValueError("repeat: repeats may not contain negative values")
+    idx = np.repeat(np.arange(n), np.broadcast_to(reps, (n,)))
+    if total_repeat_length is not None:
+        # As JAX: truncate, or fill up to the requested length with the last element.
+        L = int(total_repeat_length)
+        idx = idx[:L] if len(idx) >= L or n == 0 else np.concatenate(
+            [idx, np.full(L - len(idx), n - 1)])
+    # Runs of consecutive source indices with one repeat count become one broadcast.
+    pieces, i = [], 0
+    counts = np.bincount(idx, minlength=n) if len(idx) else np.zeros(n, np.int64)
+    while i < n:
+        j = i
+        while j + 1 < n and counts[j + 1] == counts[i]:
+            j += 1
+        if counts[i]:
+            pieces.append(repeat(_take_slice(a, i, j + 1, ax), int(counts[i]), ax))
+        i = j + 1
+    if not pieces:
+        return _take_slice(a, 0, 0, ax)
+    return concatenate(pieces, ax)
 
-    return take(a, Array(idx.astype(np.int32)), axis=ax)
+
+def _repeat_traced(a, repeats, ax, length):
+    # out[i] = a[k] for the k with csum[k-1] <= i < csum[k]: a masked sum over k (no gather).
+    aval = get_aval(a)
+    n = aval.shape[ax]
+    reps = st.broadcast_to(st.convert_element_type(repeats, np.int32), (n,))
+    csum = dot_general(st.convert_element_type(np.tril(np.ones((n, n), np.int32)), np.int32),
+                       reps, (((1,), (0,)), ((), ())))
+    pos = np.arange(length, dtype=np.int32)
+    src = red.reduce_sum(st.convert_element_type(
+        ew.le(st.broadcast_in_dim(csum, (length, n), (1,)),
+              st.broadcast_in_dim(pos, (length, n), (0,))), np.int32), (1,))
+    src = ew.min(src, np.int32(builtins.max(n - 1, 0)))
+    onehot = ew.eq(st.broadcast_in_dim(src, (length, n), (0,)),
+                   st.broadcast_in_dim(np.arange(n, dtype=np.int32), (length, n), (1,)))
+    a = moveaxis(a, ax, 0)
+    rest = get_aval(a).shape[1:]
+    big = (length, n, *rest)
+    mask = st.broadcast_in_dim(onehot, big, (0, 1))
+    vals = st.broadcast_in_dim(a, big, tuple(range(1, len(big))))
+    zero = st.broadcast_in_dim(np.zeros((), aval.dtype), big, ())
+    out = red.reduce_sum(ew.select_n(mask, zero, vals), (1,))
+    return moveaxis(out, 0, ax)
 
 
 def flip(m, axis=None):
@@ -1140,6 +1286,7 @@ def matmul(a, b, /, *, precision=None, preferred_element_type=None):
     if len(sa) == 0 or len(sb) == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
                          f"{sa} and {sb}")
+    orig = sa, sb
     a_vec, b_vec = len(sa) == 1, len(sb) == 1
     if a_vec:
         a = st.reshape(a, (1, sa[0]))
@@ -1147,10 +1294,14 @@ def matmul(a, b, /, *, precision=None, preferred_element_type=None):
         b = st.reshape(b, (sb[0], 1))
     sa, sb = get_aval(a).shape, get_aval(b).shape
     if sa[-1] != sb[-2]:
-        raise ValueError(f"matmul: input operand 1 has a mismatch in its core dimension 0 "
-                         f"(size {sb[-2]} is different from {sa[-1]}): shapes "
-                         f"{get_aval(a).shape} @ {get_aval(b).shape}")
-    batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+        raise ValueError(f"matmul: contracting dimensions differ: shapes {orig[0]} @ {orig[1]} "
+                         f"(size {sa[-1]} of the first's last axis vs size {sb[-2]} of the "
+                         f"second's {'only' if b_vec else 'second-to-last'} axis)")
+    try:
+        batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of shapes {orig[0]} @ {orig[1]} do not "
+                         "broadcast") from None
     a = st.broadcast_to(a, (*batch, *sa[-2:]))
     b = st.broadcast_to(b, (*batch, *sb[-2:]))
     nb = len(batch)
@@ -1171,20 +1322,34 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
     sa, sb = get_aval(a).shape, get_aval(b).shape
     if len(sa) == 0 or len(sb) == 0:
         return multiply(a, b)
+    pet = preferred_element_type
+    if sa[-1] != sb[0 if len(sb) == 1 else -2]:
+        raise ValueError(f"dot: shapes {sa} and {sb} not aligned: size {sa[-1]} of the "
+                         f"first's last axis vs {sb[0 if len(sb) == 1 else -2]} of the "
+                         f"second's {'only' if len(sb) == 1 else 'second-to-last'} axis")
     if len(sb) == 1:
-        return tensordot(a, b, ((len(sa) - 1,), (0,)))
-    return tensordot(a, b, ((len(sa) - 1,), (len(sb) - 2,)))
+        return tensordot(a, b, ((len(sa) - 1,), (0,)), preferred_element_type=pet)
+    return tensordot(a, b, ((len(sa) - 1,), (len(sb) - 2,)), preferred_element_type=pet)
 
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
-    return dot(ravel(a), ravel(b))
+    a, b = _promote_for_dot(a, b)
+    if get_aval(a).size != get_aval(b).size:
+        raise ValueError(f"vdot: operands of shapes {get_aval(a).shape} and "
+                         f"{get_aval(b).shape} have different sizes")
+    if dtypes.issubdtype(get_aval(a).dtype, np.complexfloating) and "conj" in globals():
+        a = globals()["conj"](a)
+    return dot(ravel(a), ravel(b), preferred_element_type=preferred_element_type)
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
     a, b = _promote_for_dot(a, b)
     if get_aval(a).ndim == 0 or get_aval(b).ndim == 0:
         return multiply(a, b)
-    return tensordot(a, b, ((-1,), (-1,)))
+    sa, sb = get_aval(a).shape, get_aval(b).shape
+    if sa[-1] != sb[-1]:
+        raise ValueError(f"inner: last axes of shapes {sa} and {sb} differ in size")
+    return tensordot(a, b, ((-1,), (-1,)), preferred_element_type=preferred_element_type)
 
 
 def outer(a, b, out=None):
@@ -1219,9 +1384,20 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
 
 def einsum(subscripts, *operands, optimize="optimal", precision=None,
            preferred_element_type=None):
+    """Einstein summation (see jax.numpy.einsum), contracted pairwise with dot_general in
+    the order NumPy's einsum_path chooses (`optimize`: 'optimal', 'greedy', True, False or
+    an explicit path)."""
     from jumba._src.numpy.einsum import einsum as _einsum
 
-    return _einsum(subscripts, *operands, preferred_element_type=preferred_element_type)
+    return _einsum(subscripts, *operands, optimize=optimize,
+                   preferred_element_type=preferred_element_type)
+
+
+def einsum_path(subscripts, *operands, optimize="greedy"):
+    """The contraction path einsum would take: NumPy's (path, report) pair."""
+    from jumba._src.numpy.einsum import einsum_path as _einsum_path
+
+    return _einsum_path(subscripts, *operands, optimize=optimize)
 
 
 # ---------------------------------------------------------------------------------------

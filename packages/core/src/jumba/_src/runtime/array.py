@@ -20,11 +20,11 @@ class Array:
     __array_priority__ = 100
 
     def __init__(self, value, weak_type: bool = False):
+        # Hot: every eager result is built here. The buffer is not frozen now (setting the
+        # flag costs as much as a small add); it is frozen when it is handed out
+        # (`__array__`, `__dlpack__`), the only ways user code can reach it.
         if type(value) is not np.ndarray:
             value = np.asarray(value)
-        if value.flags.writeable and value.base is None:
-            # Arrays are immutable; a buffer we own is frozen so that no view can change it.
-            value.flags.writeable = False
         self._value = value
         self.weak_type = weak_type
 
@@ -36,14 +36,18 @@ class Array:
     itemsize = property(lambda self: self._value.itemsize)
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and dtype != self._value.dtype:
-            return self._value.astype(dtype)
+        v = self._value
+        if dtype is not None and dtype != v.dtype:
+            return v.astype(dtype)
         if copy:
-            return self._value.copy()
-        return self._value
+            return v.copy()
+        v.flags.writeable = False  # Arrays are immutable: so is the buffer we lend out
+        return v
 
     def __dlpack__(self, *args, **kwargs):
-        return self._value.__dlpack__(*args, **kwargs)
+        v = self._value
+        v.flags.writeable = False
+        return v.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
         return self._value.__dlpack_device__()
