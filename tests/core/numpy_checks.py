@@ -20,10 +20,12 @@ plus hypothesis-drawn shapes; samplers turn `(rng, shape, dtype)` into an array.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -141,8 +143,8 @@ class OpSpec:
       kwargs: `shapes -> strategy of dicts`: static keyword arguments to draw.
       args: `(data, dtype) -> (arrays, kwargs)`: a custom draw replacing shapes/domain.
       min_side / max_dims: shape drawing bounds.
-      out_dtype: `(input dtypes) -> dtype` when jumba's result dtype is not NumPy's
-        canonicalised (JAX promotes differently).
+      out_dtype: `(*input dtypes, **kwargs) -> dtype` when jumba's result dtype is not
+        NumPy's canonicalised (JAX promotes differently); 64-bit answers are canonicalised.
       check_dtype: compare result dtypes at all.
     """
 
@@ -159,6 +161,7 @@ class OpSpec:
     kwargs: Callable[[tuple], st.SearchStrategy] | None = None
     args: Callable | None = None
     min_side: int = 0
+    min_dims: int = 0
     max_dims: int = 3
     out_dtype: Callable | None = None
     check_dtype: bool = True
@@ -182,11 +185,11 @@ def ids(specs):
 
 def _draw_shapes(data, spec: OpSpec):
     if spec.nargs == 1:
-        return [data.draw(hnp.array_shapes(min_dims=0, max_dims=spec.max_dims,
+        return [data.draw(hnp.array_shapes(min_dims=spec.min_dims, max_dims=spec.max_dims,
                                            min_side=spec.min_side, max_side=4), label="shape")]
     shapes = data.draw(hnp.mutually_broadcastable_shapes(
-        num_shapes=spec.nargs, min_dims=0, max_dims=spec.max_dims, min_side=spec.min_side,
-        max_side=4), label="shapes")
+        num_shapes=spec.nargs, min_dims=spec.min_dims, max_dims=spec.max_dims,
+        min_side=spec.min_side, max_side=4), label="shapes")
     return list(shapes.input_shapes)
 
 
@@ -245,9 +248,9 @@ def assert_allclose(actual, expected, tol, *, what="", check_dtype=True):
         np.testing.assert_array_equal(a, e, err_msg=what)
 
 
-def _expected_dtype(spec, in_dtypes, ref_out):
+def _expected_dtype(spec, in_dtypes, ref_out, kwargs):
     if spec.out_dtype is not None:
-        return dtypes.canonicalize_dtype(np.dtype(spec.out_dtype(*in_dtypes)))
+        return dtypes.canonicalize_dtype(np.dtype(spec.out_dtype(*in_dtypes, **kwargs)))
     return dtypes.canonicalize_dtype(np.asarray(ref_out).dtype)
 
 
@@ -256,7 +259,10 @@ def _call(f, arrays, kwargs):
 
 
 def _ref(spec, arrays, kwargs):
-    with np.errstate(all="ignore"):
+    # NumPy's reference may warn (empty slices, division by zero); its value is still the
+    # reference.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return _call(spec.ref, [np.asarray(a) for a in arrays], kwargs)
 
 
@@ -279,7 +285,7 @@ def _compare_outputs(spec, arrays, kwargs, out, expected, dtype):
         e = np.asarray(e)
         what = f"{spec.name}{tuple(np.shape(a) for a in arrays)} {kwargs}"
         if spec.check_dtype:
-            want = _expected_dtype(spec, [np.asarray(a).dtype for a in arrays], e)
+            want = _expected_dtype(spec, [np.asarray(a).dtype for a in arrays], e, kwargs)
             assert np.asarray(o).dtype == want, \
                 f"{what}: dtype {np.asarray(o).dtype}, expected {want}"
         assert_allclose(o, e.astype(np.asarray(o).dtype) if e.dtype.kind != "f" else e,
@@ -337,6 +343,7 @@ def check_spec_grads(spec: OpSpec, data):
         return
     with jb.enable_x64():
         arrays, kwargs = draw_inputs(data, spec, np.float64, grad=True)
+        kwargs.pop("dtype", None)  # a dtype= keyword would change what is differentiated
         argnums = spec.grad_argnums if spec.grad_argnums is not None else tuple(
             range(len(arrays)))
         fixed = list(arrays)
@@ -347,7 +354,11 @@ def check_spec_grads(spec: OpSpec, data):
                 xs[i] = d
             return spec.fn(*xs, **kwargs)
 
-        check_grads(f, tuple(arrays[i] for i in argnums), order=spec.grad_order,
+        diff_args = tuple(arrays[i] for i in argnums)
+        # Derivatives are checked where the function is finite (e.g. not a mean over an
+        # empty `where` selection).
+        assume(all(np.all(np.isfinite(np.asarray(o))) for o in _leaves(f(*diff_args))))
+        check_grads(f, diff_args, order=spec.grad_order,
                     modes=("fwd", "rev"), atol=1e-4, rtol=1e-4, eps=1e-5)
 
 
@@ -361,14 +372,16 @@ def check_x64(spec: OpSpec, data, dtype):
 # Keyword strategies for reductions
 
 
-def axis_kwargs(shape, *, allow_tuple=True, allow_none=True):
+def axis_kwargs(shape, *, allow_tuple=True, allow_none=True, allow_empty=True):
     """Strategy for `axis`: None, an int (possibly negative) or a tuple of distinct ints."""
     nd = len(shape)
     options = [st.none()] if allow_none or nd == 0 else []
     if nd:
         options.append(st.integers(-nd, nd - 1))
         if allow_tuple:
-            options.append(st.lists(st.integers(0, nd - 1), unique=True, max_size=nd).flatmap(
+            axes = st.lists(st.integers(0, nd - 1), unique=True,
+                            min_size=0 if allow_empty else 1, max_size=nd)
+            options.append(axes.flatmap(
                 lambda axes: st.permutations(axes).map(
                     lambda p: tuple(a - nd if i % 2 else a for i, a in enumerate(p)))))
     return st.one_of(*options)

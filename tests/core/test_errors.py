@@ -294,6 +294,8 @@ def test_vmap_inconsistent_sizes_names_arguments():
     with raises(ValueError, "inconsistent sizes", "argument 'a'", "size 3",
                 "argument \"d['w']\"", "size 4"):
         jb.vmap(lambda a, d: a)(jnp.ones(3), {"w": jnp.ones(4)})
+    with raises(ValueError, "keyword argument 'y'", "always mapped over axis 0"):
+        jb.vmap(lambda x, y: x + y)(jnp.ones(3), y=jnp.ones(2))
     with raises(ValueError, "inconsistent", "axis_size=5"):
         jb.vmap(lambda a: a, axis_size=5)(jnp.ones(3))
 
@@ -301,6 +303,11 @@ def test_vmap_inconsistent_sizes_names_arguments():
 def test_vmap_needs_a_mapped_input_or_axis_size():
     with raises(ValueError, "axis_size"):
         jb.vmap(lambda a: a, in_axes=None)(jnp.ones(3))
+
+
+def test_vmap_out_axes_tree_mismatch():
+    with raises(ValueError, "out_axes", "tree prefix"):
+        jb.vmap(lambda x: (x, x), out_axes=(0, 1, 2))(jnp.ones(3))
 
 
 def test_vmap_out_axes_none_for_mapped_output():

@@ -10,7 +10,6 @@ import jumba as jb
 import jumba.numpy as jnp
 from tests.core.numpy_checks import (
     ALL,
-    BOOL,
     FLOAT,
     INT,
     NUMERIC,
@@ -42,7 +41,7 @@ def _spec2(name, fn=None, ref=None, **kw):
     return OpSpec(name, fn or getattr(jnp, name), ref or getattr(np, name), 2, **kw)
 
 
-def _float_out(*dts):
+def _float_out(*dts, **_):
     return np.result_type(*dts, np.float32) if all(d.kind != "f" for d in dts) else \
         np.result_type(*dts)
 

@@ -379,6 +379,30 @@ def test_vmap_none_and_pytree_in_axes():
     assert out.shape == (4,)
 
 
+def test_vmap_out_axes_pytrees_and_unmapped_non_arrays():
+    x = rand(3, 2)
+    out = jb.vmap(lambda x: {"a": x, "b": x * 2}, out_axes={"a": 0, "b": 1})(x)
+    assert shapes(out) == {"a": (3, 2), "b": (2, 3)}
+    out = jb.vmap(lambda x: (x, (x, x)), out_axes=(0, 1))(x)
+    assert shapes(out) == ((3, 2), ((2, 3), (2, 3)))
+    out = jb.vmap(lambda x, act: getattr(jnp, act)(x), in_axes=(0, None))(x, "tanh")
+    close(out, np.tanh(np.asarray(x)))
+
+
+def test_transformations_compose():
+    x = rand(3)
+    f = lambda a: jnp.sum(jnp.sin(a) * a)
+    H = jb.hessian(f)(x)
+    close(jb.jit(jb.hessian(f))(x), H, 1e-5)
+    close(jb.jacfwd(jb.jit(jb.grad(f)))(x), H, 1e-5)
+    close(jb.jacrev(jb.vmap(jnp.sin))(x), np.diag(np.cos(np.asarray(x))), 1e-6)
+    close(jb.vmap(jb.linear_transpose(lambda a: a * 2.0, 1.0))(x)[0], 2 * np.asarray(x))
+    close(jb.vmap(lambda c: jb.vjp(jnp.sin, 1.0)[1](c)[0])(x), np.cos(1.0) * np.asarray(x))
+    close(jb.jit(lambda a: jb.linearize(jnp.sin, a)[1](2.0))(1.0), 2 * np.cos(1.0))
+    w = rand(3)
+    close(jb.jit(lambda w: jb.grad(lambda v: jnp.sum(v * w))(x))(w), w)
+
+
 def test_vmap_kwargs_are_mapped_at_zero():
     x, y = rand(3, 2), rand(3, 2)
     out = jb.vmap(lambda a, b: a * b, in_axes=(1,))(x.T, b=y)

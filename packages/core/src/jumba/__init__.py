@@ -23,6 +23,7 @@ from jumba._src.core import (  # noqa: E402
     UnexpectedTracerError,
 )
 from jumba._src.numpy import array_methods as _array_methods  # noqa: E402, F401
+from jumba._src.lax import lowering_rules as _lowering_rules  # noqa: E402, F401
 from jumba._src.api import (  # noqa: E402
     block_until_ready,
     device_get,

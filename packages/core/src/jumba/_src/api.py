@@ -548,8 +548,8 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_name=None, axis_size=None,
         axes_args = _flatten_axes(f"vmap({name}) in_axes", tree_structure(args), in_axes)
         kw_leaves = len(flat) - len(axes_args)
         axes = axes_args + [0] * kw_leaves  # keyword arguments are always mapped at 0
-        size = _mapped_size(name, flat, axes, axis_size, lambda: _leaf_names(fun, args,
-                                                                             kwargs))
+        size = _mapped_size(name, flat, axes, axis_size,
+                            lambda: _leaf_names(fun, args, kwargs), len(axes_args))
         axes = [None if a is None else _normalize_axis(a, get_aval(x).ndim)
                 for x, a in zip(flat, axes)]
         store = {}
@@ -616,7 +616,7 @@ def _leaf_names(fun, args, kwargs) -> list[str]:
     return names
 
 
-def _mapped_size(name, flat, axes, axis_size, leaf_names):
+def _mapped_size(name, flat, axes, axis_size, leaf_names, kw_start):
     sizes = []
     for i, (x, a) in enumerate(zip(flat, axes)):
         if a is None:
@@ -635,21 +635,24 @@ def _mapped_size(name, flat, axes, axis_size, leaf_names):
                 f"{a}, which implies its rank should be at least "
                 f"{(a if a >= 0 else -a - 1) + 1}, but it is only {aval.ndim} (its shape is "
                 f"{aval.shape}). Fix in_axes for it (None leaves it unmapped).")
-        sizes.append((leaf_names()[i], aval.shape[a], aval.shape, a))
+        sizes.append((leaf_names()[i], aval.shape[a], aval.shape, a, i >= kw_start))
     if not sizes:
         if axis_size is None:
             raise ValueError(f"vmap({name}) needs at least one mapped (non-None) input in "
                              "in_axes, or an explicit axis_size.")
         return int(axis_size)
-    distinct = {s for _, s, _, _ in sizes}
+    distinct = {s for _, s, _, _, _ in sizes}
     if len(distinct) > 1 or (axis_size is not None and distinct != {axis_size}):
-        lines = "\n".join(f"  * axis {a} of argument {n!r} (shape {shp}) has size {s}"
-                          for n, s, shp, a in sizes)
+        lines = "\n".join(f"  * axis {a} of {'keyword ' if kw else ''}argument {n!r} (shape "
+                          f"{shp}) has size {s}" for n, s, shp, a, kw in sizes)
         given = f" and axis_size={axis_size}" if axis_size is not None else ""
+        kw_note = (" Keyword arguments are always mapped over axis 0: pass an unmapped value "
+                   "positionally, with None at its place in in_axes."
+                   if any(kw for *_, kw in sizes) else "")
         raise ValueError(
             f"vmap({name}) got inconsistent sizes for the mapped axes{given}; every mapped "
             f"axis must have the same size:\n{lines}\nFix in_axes, or pass arguments that "
-            "should not be mapped with in_axes=None.")
+            f"should not be mapped with in_axes=None.{kw_note}")
     return sizes[0][1]
 
 

@@ -78,16 +78,21 @@ def _add_any_abstract_eval(x, y):
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self._aval = None
 
     @property
     def aval(self):
-        return get_aval(self.primal)
+        # The primal never changes: its aval is computed once (it is read many times).
+        aval = self._aval
+        if aval is None:
+            aval = self._aval = get_aval(self.primal)
+        return aval
 
     def concrete_value(self):
         p = self.primal
@@ -161,8 +166,9 @@ def defjvp2(primitive, *jvp_rules):
 
 def _jvp_by_argument(primitive, rules, primals, tangents, params, use_ans):
     ans = primitive.bind(*primals, **params)
-    out_shape = get_aval(ans).shape
-    total = Zero(tangent_aval(get_aval(ans)))
+    ans_aval = get_aval(ans)
+    out_shape = ans_aval.shape
+    total = Zero(tangent_aval(ans_aval))
     for rule, t in zip(rules, tangents):
         if rule is None or type(t) is Zero:
             continue

@@ -91,6 +91,10 @@ def _convert(a, dt, weak):
         return a
     if isinstance(a, (bool, int, float, complex)):
         return Array(np.asarray(a, dt), weak)
+    if isinstance(a, Tracer):
+        aval = a.aval
+        if aval.dtype == dt and aval.weak_type == weak:
+            return a  # what convert_element_type returns, without its checks
     return st.convert_element_type(a, dt, weak)
 
 
@@ -595,23 +599,26 @@ def empty(shape, dtype=None, *, device=None):
 
 
 def full(shape, fill_value, dtype=None, *, device=None):
-    shape = _shape_tuple(shape)
-    if _is_array(fill_value) and isinstance(fill_value, Tracer):
-        fv = fill_value if dtype is None else st.convert_element_type(fill_value, dtype)
-        return st.broadcast_to(fv, shape)
-    fv = asarray(fill_value, dtype)
-    dt = fv.dtype
-    return Array(np.full(shape, fv._value, dt), False)
+    """An array of `shape` filled with `fill_value` (a scalar, or an array broadcast to
+    `shape`); with no dtype, a Python scalar's weak type is kept (as lax.full)."""
+    fv = fill_value if _is_array(fill_value) else asarray(fill_value)
+    aval = get_aval(fv)
+    dt = dtypes.canonicalize_dtype(np.dtype(dtype)) if dtype is not None else aval.dtype
+    return _full(_shape_tuple(shape), fv, dt, dtype is None and aval.weak_type)
+
+
+def _full(shape, fv, dt, weak):
+    if type(fv) is Array and fv.ndim == 0:
+        return Array(np.full(shape, fv._value, dt), weak)
+    return broadcast_to(st.convert_element_type(fv, dt, weak), shape)
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
-    aval = get_aval(a)
-    return zeros(aval.shape if shape is None else shape, dtype or aval.dtype)
+    return full_like(a, 0, dtype, shape)
 
 
 def ones_like(a, dtype=None, shape=None, *, device=None):
-    aval = get_aval(a)
-    return ones(aval.shape if shape is None else shape, dtype or aval.dtype)
+    return full_like(a, 1, dtype, shape)
 
 
 def empty_like(a, dtype=None, shape=None, *, device=None):
@@ -619,8 +626,12 @@ def empty_like(a, dtype=None, shape=None, *, device=None):
 
 
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+    """`full` with the shape and dtype of `a` (and its weak type when no dtype is given)."""
     aval = get_aval(a)
-    return full(aval.shape if shape is None else shape, fill_value, dtype or aval.dtype)
+    dt = dtypes.canonicalize_dtype(np.dtype(dtype)) if dtype is not None else aval.dtype
+    fv = fill_value if _is_array(fill_value) else asarray(fill_value)
+    shape = aval.shape if shape is None else _shape_tuple(shape)
+    return _full(shape, fv, dt, dtype is None and aval.weak_type)
 
 
 def arange(start, stop=None, step=None, dtype=None, *, device=None):
@@ -661,6 +672,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     else:
         out = add(s, multiply(d, np.zeros(num, compute_dt)))
     out = moveaxis(out, -1, axis) if get_aval(out).ndim > 1 else out
+    if dtype is not None and not dtypes.is_inexact(dt):
+        out = floor(out)  # NumPy (and JAX) round toward minus infinity for integer dtypes
     out = out.astype(dt) if dtype is not None else out
     if retstep:
         step = divide(delta, div) if div > 0 else full_like(delta, np.nan)
@@ -790,9 +803,12 @@ def _wrap_maxmin_where(fn, kind):
         if where is not None:
             a = _where_fill(where, asarray(a), initial)
         a_ = asarray(a) if not _is_array(a) else a
-        if get_aval(a_).size == 0 and initial is None and axis is None:
+        shape_ = get_aval(a_).shape
+        reduced = _canon_axes(axis, len(shape_), kind)
+        if initial is None and builtins.any(shape_[i] == 0 for i in reduced) or (
+                initial is None and axis is None and get_aval(a_).size == 0):
             raise ValueError(f"zero-size array to reduction operation {kind} which has no "
-                             "identity")
+                             "identity; pass initial=")
         return fn(a_, axis=axis, keepdims=keepdims, initial=initial)
 
     wrapped.__name__ = kind

@@ -1,0 +1,61 @@
+"""Shared pieces of the benchmark scripts: timing, the environment header, RESULTS.md."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import re
+import statistics
+import sys
+import timeit
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
+RESULTS_TITLE = "# Jumba benchmark results"
+
+
+def median_time(fn, repeat: int = 7, target: float = 0.2) -> float:
+    """Median seconds per call over `repeat` rounds of about `target` seconds each."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    per_round = max(1, int(number * target / 0.2))
+    return statistics.median(t / per_round for t in timer.repeat(repeat, per_round))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment_header(command: str) -> str:
+    date = datetime.date.today().isoformat()
+    versions = ", ".join(f"{d} {_version(d)}" for d in
+                         ("jumba", "numpy", "numba", "jax", "jaxlib", "torch"))
+    blas = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}
+    return (f"Date {date}; machine: {_cpu_model()}, {os.cpu_count()} cores; "
+            f"Python {sys.version.split()[0]}; {versions}"
+            + (f"; env {blas}" if blas else "") + f"\n\nCommand: `{command}`")
+
+
+def write_section(title: str, body: str, path: Path = RESULTS):
+    """Replace (or append) the section `title` of RESULTS.md, keeping the others."""
+    text = path.read_text() if path.exists() else RESULTS_TITLE + "\n"
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section = f"{title}\n\n{body.strip()}\n\n"
+    text = pattern.sub(lambda m: section, text) if pattern.search(text) else \
+        text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

@@ -1,0 +1,164 @@
+"""Kernel source generation: one fused group -> the text of one numba kernel.
+
+Kernels are generic: names are canonical (in0.., out0.., t0..) and sizes are arguments,
+so the same group in another program, at another batch size, gives the same text and
+therefore the same cached kernel. The text depends only on the operations, dtypes of
+constants, ranks and which input axes broadcast.
+
+Two loop shapes:
+- flat: every array input has the loop's full shape, so all arrays are passed as 1-D
+  views and one loop runs over all elements (any rank shares one kernel);
+- nest: one loop per axis; inputs that broadcast index 0 on their size-1 axes. A closing
+  reduction puts the kept axes outside and the reduced axes inside, with a register
+  accumulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jumba._src.compiler.fusion import FusedGroup
+from jumba._src.compiler.lowering import cast, reduction_rules, scalar_rules, typed_const
+from jumba._src.core import Literal
+from jumba._src.lax.structural import broadcast_in_dim_p
+
+
+@dataclass
+class KernelSpec:
+    """What the orchestrating code needs to call a generated kernel."""
+
+    source: str
+    mode: str  # "flat" or "nest"
+    loop_shape: tuple
+    array_inputs: list  # Vars passed as arrays, in argument order
+    scalar_inputs: list  # Literals or 0-d Vars passed as scalars, in argument order
+    outputs: list  # Vars written by the kernel, in argument order
+    comment: str
+
+
+def _is_scalar_input(v) -> bool:
+    return isinstance(v, Literal) or v.aval.shape == ()
+
+
+def kernel_spec(group: FusedGroup) -> KernelSpec:
+    red = group.reduction
+    loop_shape = red.inputs[0].aval.shape if red is not None else group.shape
+    arrays = [v for v in group.inputs if not _is_scalar_input(v)]
+    scalars = [v for v in group.inputs if _is_scalar_input(v)]
+    flat = red is None and all(v.aval.shape == loop_shape for v in arrays) and \
+        not any(e.primitive is broadcast_in_dim_p for e in group.eqns)
+    rank = len(loop_shape)
+    env: dict = {}
+    args = [f"n{i}" for i in range(1 if flat else rank)]
+    for k, v in enumerate(arrays):
+        env[v] = ("array", f"in{k}")
+    for k, v in enumerate(scalars):
+        env[v] = ("scalar", f"s{k}")
+    args += [f"in{k}" for k in range(len(arrays))] + [f"s{k}" for k in range(len(scalars))]
+    outs = list(group.outputs)
+    args += [f"out{k}" for k in range(len(outs))]
+
+    if flat:
+        idx_full = "i"
+        loops = ["for i in range(n0):"]
+        kept_axes, red_axes = (), ()
+    else:
+        red_axes = tuple(red.params["axes"]) if red is not None else ()
+        kept_axes = tuple(a for a in range(rank) if a not in red_axes)
+        idx_full = ", ".join(f"i{a}" for a in range(rank))
+        loops = [f"for i{a} in range(n{a}):" for a in (*kept_axes, *red_axes)]
+
+    def load(v):
+        kind, name = env[v]
+        if kind == "scalar":
+            return name
+        if flat:
+            return f"{name}[i]"
+        shape = v.aval.shape
+        lead = rank - len(shape)
+        idx = [("0" if shape[j] == 1 and loop_shape[lead + j] != 1 else f"i{lead + j}")
+               for j in range(len(shape))]
+        return f"{name}[{', '.join(idx)}]" if idx else f"{name}[()]"
+
+    def load_broadcast(v, bdims):
+        kind, name = env[v]
+        if kind == "scalar":
+            return name
+        shape = v.aval.shape
+        idx = [("0" if shape[j] == 1 and loop_shape[d] != 1 else f"i{d}")
+               for j, d in enumerate(bdims)]
+        return f"{name}[{', '.join(idx)}]"
+
+    body: list[str] = []
+    temps: dict = {}
+    loaded: dict = {}
+
+    def expr_of(v):
+        if v in temps:
+            return temps[v]
+        if v not in loaded:
+            t = f"t{len(temps) + len(loaded)}"
+            body.append(f"{t} = {load(v)}")
+            loaded[v] = t
+        return loaded[v]
+
+    ops = []
+    for eqn in group.eqns:
+        if eqn is red:
+            continue
+        if eqn.primitive is broadcast_in_dim_p:
+            (v,) = eqn.inputs
+            t = f"t{len(temps) + len(loaded)}"
+            body.append(f"{t} = {load_broadcast(v, eqn.params['broadcast_dimensions'])}")
+            temps[eqn.outputs[0]] = t
+            ops.append("broadcast_in_dim")
+            continue
+        in_avals = [v.aval for v in eqn.inputs]
+        out_aval = eqn.outputs[0].aval
+        e = scalar_rules[eqn.primitive]([expr_of(v) for v in eqn.inputs], eqn.params,
+                                         in_avals, out_aval)
+        if out_aval.dtype != np.bool_:
+            e = cast(e, out_aval.dtype)
+        t = f"t{len(temps) + len(loaded)}"
+        body.append(f"{t} = {e}")
+        temps[eqn.outputs[0]] = t
+        ops.append(eqn.primitive.name)
+
+    full_idx = "i" if flat else idx_full
+    stores = [f"out{k}[{full_idx}] = {temps[v]}" for k, v in enumerate(outs)
+              if v in temps]
+    lines = ["@numba.njit(cache=True, nogil=True, error_model='numpy')",
+             f"def kernel({', '.join(args)}):"]
+    if red is None:
+        depth = len(loops)
+        lines += ["    " * (d + 1) + loop for d, loop in enumerate(loops)]
+        ind = "    " * (depth + 1)
+        lines += [ind + s for s in body + stores]
+    else:
+        identity, combine = reduction_rules[red.primitive]
+        out_aval = red.outputs[0].aval
+        acc_dtype = np.dtype(np.float64) if out_aval.dtype.kind == "f" and \
+            red.primitive.name == "reduce_sum" else out_aval.dtype
+        red_out = f"out{outs.index(red.outputs[0])}"
+        nk = len(kept_axes)
+        lines += ["    " * (d + 1) + loops[d] for d in range(nk)]
+        ind = "    " * (nk + 1)
+        lines.append(ind + f"acc = {typed_const(identity(out_aval.dtype), acc_dtype)}")
+        lines += ["    " * (nk + d + 1) + loops[nk + d] for d in range(len(red_axes))]
+        inner = "    " * (len(loops) + 1)
+        val = expr_of(red.inputs[0]) if red.inputs[0] not in temps else temps[red.inputs[0]]
+        # Loads for the reduced value must happen inside the inner loop: they are in body.
+        lines += [inner + s for s in body + stores]
+        lines.append(inner + "acc = " + combine.format(acc="acc", x=val))
+        kept_idx = ", ".join(f"i{a}" for a in kept_axes)
+        # A 0-d result is passed as a 1-element vector (numba has no 0-d stores).
+        target = f"{red_out}[{kept_idx}]" if kept_idx else f"{red_out}[0]"
+        lines.append(ind + f"{target} = {cast('acc', out_aval.dtype)}")
+        ops.append(red.primitive.name)
+    source = "import math\n\nimport numba\nimport numpy as np\n\n\n" + "\n".join(lines) + "\n"
+    comment = f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
+    return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
+                      comment)
+

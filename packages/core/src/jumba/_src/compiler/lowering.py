@@ -1,0 +1,59 @@
+"""Lowering rules: how a fusible primitive becomes a scalar expression in a numba kernel.
+
+A rule takes the operands' expression strings and the equation's params and avals, and
+returns an expression string. Rules are registered next to their primitives in `_src/lax/`
+with `def_scalar`; this module only holds the table and the helpers that fill it. It must
+not import numba (lowering is text).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from jumba._src.core import Primitive
+
+# primitive -> rule(args: list[str], params: dict, in_avals, out_aval) -> str
+scalar_rules: dict[Primitive, Callable] = {}
+
+# primitive -> (identity value as a function of dtype, combine template "{acc} + {x}")
+reduction_rules: dict[Primitive, tuple[Callable, str]] = {}
+
+
+def def_scalar(prim: Primitive, template: str | Callable):
+    """Register a template ('({0} + {1})') or a rule function for a primitive."""
+    if isinstance(template, str):
+        scalar_rules[prim] = lambda args, params, in_avals, out_aval: template.format(*args)
+    else:
+        scalar_rules[prim] = template
+
+
+def def_reduction(prim: Primitive, identity: Callable, combine: str):
+    reduction_rules[prim] = (identity, combine)
+
+
+def typed_const(value, dtype) -> str:
+    """A literal that numba types exactly as `dtype` (a bare 0.5 would be float64)."""
+    dtype = np.dtype(dtype)
+    v = np.asarray(value, dtype)[()]
+    if dtype == np.bool_:
+        return "True" if v else "False"
+    if dtype.kind == "f":
+        if np.isnan(v):
+            return f"np.{dtype.name}(np.nan)"
+        if np.isinf(v):
+            return f"np.{dtype.name}({'np.inf' if v > 0 else '-np.inf'})"
+        return f"np.{dtype.name}({float(v)!r})"
+    if dtype.kind in "iu":
+        return f"np.{dtype.name}({int(v)})"
+    if dtype.kind == "c":
+        return f"np.{dtype.name}({complex(v)!r})"
+    raise TypeError(f"no kernel literal for dtype {dtype}")
+
+
+def cast(expr: str, dtype) -> str:
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return f"({expr} != 0)"
+    return f"np.{dtype.name}({expr})"

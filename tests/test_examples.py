@@ -1,0 +1,44 @@
+"""The seed examples (examples/seed/*.py) run as scripts and print what they promise."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "examples" / "seed"
+
+
+def run_example(name, *args):
+    env = dict(os.environ)
+    # Work from a plain checkout too (without `make venv`): put the core package first.
+    src = str(ROOT / "packages" / "core" / "src")
+    env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    proc = subprocess.run([sys.executable, str(SEED / name), *args], capture_output=True,
+                          text=True, env=env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_grad_example():
+    out = run_example("grad.py")
+    assert "grad(logistic)(1.0) = 0.19661194" in out
+    assert "f'(2)   = 17.0" in out
+    assert "f''(2)  = 16.0" in out
+    assert "f'''(2) = 6.0" in out
+
+
+@pytest.mark.parametrize("size", ["500"])
+def test_jit_example(size):
+    out = run_example("jit.py", size)  # small size: the test checks behaviour, not speed
+    assert f"float32[{size},{size}]" in out
+    assert "eager:" in out and "jitted:" in out
+    assert "eager and jitted results agree" in out
+
+
+def test_vmap_example():
+    out = run_example("vmap.py")
+    assert "per-example gradients, shape (8, 3)" in out
+    assert "vmap(grad(loss)) matches a Python loop over the examples" in out
