@@ -160,3 +160,55 @@ def test_unwritable_cache_directory_falls_back(tmp_path, monkeypatch):
         d = kernel_cache._kernel_dir()
     assert d.exists() and d != blocker
     assert any("not writable" in str(x.message) for x in w)
+
+
+def test_jit_switches_to_tier1_and_agrees():
+    def f(x, y):
+        return jnp.sum(jnp.exp(x) * y + 1.0, axis=0)
+
+    x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 4)
+    y = np.ones((6, 4), np.float32)
+    with jb.config_context(jumba_compile="background"):
+        jf = jb.jit(f)
+        first = jf(x, y)  # served by tier 0 while tier 1 compiles
+        lowered = jf.lower(x, y).compile()  # waits for the background compile
+    assert "# Tier 1 (numba kernels)" in lowered.as_text()
+    assert "@numba.njit" in lowered.as_text()
+    second = jf(x, y)
+    np.testing.assert_allclose(np.asarray(first), np.asarray(f(x, y)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(second), np.asarray(first), rtol=1e-6)
+
+
+def test_threads_share_one_jitted_function():
+    import threading
+
+    def f(x):
+        return jnp.tanh(x) * x + 2.0
+
+    with jb.config_context(jumba_compile="background"):
+        jf = jb.jit(f)
+        xs = [np.full((5, 3), i, np.float32) for i in range(8)]
+        results = [None] * 8
+
+        def work(i):
+            for _ in range(20):
+                results[i] = np.asarray(jf(xs[i]))
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for i in range(8):
+        np.testing.assert_allclose(results[i], np.tanh(xs[i]) * xs[i] + 2.0, rtol=1e-6)
+    assert jf._cache_size() == 1
+
+
+def test_import_jumba_does_not_import_numba():
+    import subprocess
+    import sys
+
+    code = "import sys, jumba, jumba.numpy; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"

@@ -41,7 +41,7 @@ LINEAR = {
     "add", "sub", "neg", "add_any", "mul", "div", "select_n", "convert_element_type",
     "real", "imag", "complex", "conj", "copy",
     # reductions and scans
-    "reduce_sum", "cumsum", "reduce_window_sum",
+    "reduce_sum", "cumsum", "reduce_window_sum", "linear_recurrence",
     # structural
     "broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "rev", "slice",
     "pad", "concatenate", "dynamic_slice", "dynamic_update_slice", "gather", "scatter",

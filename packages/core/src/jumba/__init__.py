@@ -14,7 +14,7 @@ _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"jumba\._src
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"<jumba tier0")
 
 from jumba._src.config import config  # noqa: E402
-from jumba._src.config import disable_jit, enable_x64, debug_nans  # noqa: E402
+from jumba._src.config import config_context, debug_nans, disable_jit, enable_x64  # noqa: E402
 from jumba._src.core import Array, ShapeDtypeStruct  # noqa: E402
 from jumba._src.core import (  # noqa: E402
     ConcretizationTypeError,

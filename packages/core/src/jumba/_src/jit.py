@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from jumba._src import config as config_mod
 from jumba._src import core
-from jumba._src.compiler import passes
+from jumba._src.compiler import passes, tier1
+from jumba._src.compiler.background import background_compiler
 from jumba._src.compiler.numpy_executor import NumpyExecutable
 from jumba._src.config import config
 from jumba._src.core import Array, Tracer, get_aval
@@ -41,25 +43,66 @@ class _ArgName(str):
 
 
 class _Compiled:
-    """One traced and optimised program, with its executable."""
+    """One traced and optimised program, with its executable.
 
-    __slots__ = ("closed", "out_tree", "out_weak", "executable", "name", "call")
+    It starts on tier 0 (NumPy, no compilation). When the program has fused groups, tier 1
+    (numba kernels) is built in the background (`jumba_compile="background"`), before the
+    first call (`"eager"`), or never; the switch is one attribute assignment, so callers
+    in other threads see either tier, both correct.
+    """
+
+    __slots__ = ("closed", "out_tree", "out_weak", "executable", "name", "call", "_unflatten",
+                 "_tier1", "__weakref__")
 
     def __init__(self, closed, out_tree, name):
         self.closed = closed
         self.out_tree = out_tree
         self.out_weak = [a.weak_type for a in closed.out_avals]
         single = out_tree.num_nodes == 1 and out_tree.num_leaves == 1
-        self.executable = NumpyExecutable(closed, name, self.out_weak,
-                                          None if single else out_tree.unflatten)
+        self._unflatten = None if single else out_tree.unflatten
+        self.executable = NumpyExecutable(closed, name, self.out_weak, self._unflatten)
         self.name = name
         # call(leaves) -> the output pytree: the whole warm call after the cache lookup.
         self.call = self.executable.call
+        self._tier1 = None
+        mode = config.jumba_compile
+        if mode != "never" and tier1.has_fusions(closed):
+            if mode == "eager":
+                self.compile_tier1()
+            else:
+                self._tier1 = background_compiler().submit(self.compile_tier1)
+
+    def compile_tier1(self):
+        """Build tier 1 in this thread (once) and switch to it."""
+        if self.executable.tier == 1:
+            return
+        try:
+            exe = tier1.Tier1Executable(self.closed, self.name, self.out_weak,
+                                        self._unflatten)
+        except Exception as e:  # a compiler bug must not break a working program
+            warnings.warn(f"jit({self.name}): numba compilation failed, the program keeps "
+                          f"running with NumPy (tier 0): {type(e).__name__}: {e}",
+                          JumbaCompileWarning, stacklevel=2)
+            return
+        self.executable = exe
+        self.call = exe.call
+
+    def wait_for_tier1(self):
+        """Block until a background compilation (if any) has finished."""
+        future = self._tier1
+        if future is not None:
+            future.result()
+        elif config.jumba_compile != "never" and tier1.has_fusions(self.closed):
+            self.compile_tier1()
 
     def run(self, leaves):
         vals = [x._value if type(x) is Array else core.to_numpy(x) for x in leaves]
         outs = self.executable(vals)
         return [Array(o, w) for o, w in zip(outs, self.out_weak)]
+
+
+class JumbaCompileWarning(UserWarning):
+    pass
 
 
 def _arrays_key(x, leaves):
@@ -337,11 +380,20 @@ class Lowered:
         self._compiled = compiled
 
     def as_text(self) -> str:
+        """The program as it runs: the optimised Jaxpr, the orchestrating Python function
+        and, once compiled, each numba kernel's source."""
         c = self._compiled
-        return (f"# Jaxpr (optimised)\n{c.closed}\n\n# Tier 0 (NumPy executor)\n"
-                f"{c.executable.source}")
+        exe = c.executable
+        text = [f"# Jaxpr (optimised)\n{c.closed}",
+                f"# Tier {exe.tier} ({'numba kernels' if exe.tier else 'NumPy executor'})\n"
+                f"{exe.source}"]
+        for k, src in enumerate(getattr(exe, "kernel_sources", ())):
+            text.append(f"# kernel_{k}\n{src}")
+        return "\n\n".join(text)
 
     def compile(self):
+        """Compile now (tier 1, in the foreground) and return the compiled program."""
+        self._compiled.wait_for_tier1()
         return self
 
     @property

@@ -212,20 +212,25 @@ def is_undefined_primal(x) -> bool:
 def linearize_flat(fun, primals):
     """Evaluate `fun` at `primals` and stage its JVP as a linear ClosedJaxpr.
 
+    Primal values are computed as usual; tangents are tracers of a Jaxpr builder that is
+    not the dynamic trace, so only operations touching a tangent are recorded, in program
+    order (JAX's "direct linearize"). Primal values they use become the Jaxpr's constants
+    (the residuals).
+
     Returns (primals_out, linear_jaxpr, diff_mask) where the jaxpr takes one tangent per
     differentiable (inexact) input and returns one tangent per output.
     """
     avals = [get_aval(p) for p in primals]
     diff_mask = [dtypes.is_inexact(a.dtype) for a in avals]
-    with core.new_main(pe.PartialEvalTrace) as main:
-        trace = pe.PartialEvalTrace(main)
-        tangent_tracers = [trace.new_arg(pe.PartialVal.unknown(a))
-                           for a, d in zip(avals, diff_mask) if d]
+    builder = pe.JaxprBuilder("linearized", kind="linearize")
+    with core.new_main(pe.DynamicJaxprTrace, builder, kind="linearize") as main:
+        trace = pe.DynamicJaxprTrace(main)
+        tangent_tracers = [trace.new_arg(a) for a, d in zip(avals, diff_mask) if d]
         it = iter(tangent_tracers)
         tangents = [next(it) if d else Zero(tangent_aval(a)) for a, d in zip(avals, diff_mask)]
         primals_out, tangents_out = jvp_flat(fun, primals, tangents, instantiate=True)
-        out_tracers = [trace.instantiate_const(trace.full_raise(t)) for t in tangents_out]
-        jaxpr = pe.tracers_to_jaxpr(tangent_tracers, out_tracers)
+        out_tracers = [trace.full_raise(t) for t in tangents_out]
+        jaxpr = builder.build(tangent_tracers, out_tracers)
     return primals_out, jaxpr, diff_mask
 
 

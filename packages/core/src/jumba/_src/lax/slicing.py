@@ -91,6 +91,14 @@ def _aval_of(x):
     return x.aval if is_undefined_primal(x) else get_aval(x)
 
 
+def _bind_checked(p, *args, **params):
+    """Bind, checking shapes first when eager (the NumPy impls would not catch every error;
+    traced binds check through abstract_eval anyway)."""
+    if core._state.eval_only:
+        p.abstract_eval(*(get_aval(a) for a in args), **params)
+    return p.bind(*args, **params)
+
+
 def _operand_weak(w, *ws, **params):
     return w
 
@@ -752,7 +760,7 @@ def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices
     starts = _start_list(start_indices, len(shape))
     if allow_negative_indices:
         starts = [_normalize_start(s, n) for s, n in zip(starts, shape)]
-    return dynamic_slice_p.bind(operand, *starts, slice_sizes=_ints(slice_sizes))
+    return _bind_checked(dynamic_slice_p, operand, *starts, slice_sizes=_ints(slice_sizes))
 
 
 def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
@@ -761,7 +769,7 @@ def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indic
     starts = _start_list(start_indices, len(shape))
     if allow_negative_indices:
         starts = [_normalize_start(s, n) for s, n in zip(starts, shape)]
-    return dynamic_update_slice_p.bind(operand, update, *starts)
+    return _bind_checked(dynamic_update_slice_p, operand, update, *starts)
 
 
 def _zeros_but(ndim, axis, value):
@@ -849,7 +857,8 @@ def gather(operand, start_indices, dimension_numbers, slice_sizes, *, unique_ind
     """
     params = _gather_params(dimension_numbers, mode, fill_value, indices_are_sorted,
                             unique_indices)
-    return gather_p.bind(operand, start_indices, slice_sizes=_ints(slice_sizes), **params)
+    return _bind_checked(gather_p, operand, start_indices, slice_sizes=_ints(slice_sizes),
+                         **params)
 
 
 def _scatter_fn(p, doc):
@@ -859,7 +868,7 @@ def _scatter_fn(p, doc):
         if not isinstance(dn, ScatterDimensionNumbers):
             dn = ScatterDimensionNumbers(*dn)
         dn = ScatterDimensionNumbers(*(_ints(f) for f in dn))
-        return p.bind(operand, scatter_indices, updates, dimension_numbers=dn,
+        return _bind_checked(p, operand, scatter_indices, updates, dimension_numbers=dn,
                       mode=GatherScatterMode.from_any(mode),
                       indices_are_sorted=bool(indices_are_sorted),
                       unique_indices=bool(unique_indices))

@@ -1208,43 +1208,26 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
         L = int(total_repeat_length)
         idx = idx[:L] if len(idx) >= L or n == 0 else np.concatenate(
             [idx, np.full(L - len(idx), n - 1)])
-    # Runs of consecutive source indices with one repeat count become one broadcast.
-    pieces, i = [], 0
-    counts = np.bincount(idx, minlength=n) if len(idx) else np.zeros(n, np.int64)
-    while i < n:
-        j = i
-        while j + 1 < n and counts[j + 1] == counts[i]:
-            j += 1
-        if counts[i]:
-            pieces.append(repeat(_take_slice(a, i, j + 1, ax), int(counts[i]), ax))
-        i = j + 1
-    if not pieces:
-        return _take_slice(a, 0, 0, ax)
-    return concatenate(pieces, ax)
+    from jumba._src.numpy.indexing import take
+
+    return take(a, np.asarray(idx, np.int32), axis=ax, mode="clip", indices_are_sorted=True)
 
 
 def _repeat_traced(a, repeats, ax, length):
-    # out[i] = a[k] for the k with csum[k-1] <= i < csum[k]: a masked sum over k (no gather).
-    aval = get_aval(a)
-    n = aval.shape[ax]
+    # As JAX: output position i takes source k, the last k whose start offset
+    # (exclusive cumsum of repeats) is <= i; positions past sum(repeats) take the last k.
+    from jumba._src.lax.cumulative import cumsum
+    from jumba._src.numpy.indexing import take
+
+    n = get_aval(a).shape[ax]
     reps = st.broadcast_to(st.convert_element_type(repeats, np.int32), (n,))
-    csum = dot_general(st.convert_element_type(np.tril(np.ones((n, n), np.int32)), np.int32),
-                       reps, (((1,), (0,)), ((), ())))
+    ends = cumsum(reps, 0)
     pos = np.arange(length, dtype=np.int32)
     src = red.reduce_sum(st.convert_element_type(
-        ew.le(st.broadcast_in_dim(csum, (length, n), (1,)),
+        ew.le(st.broadcast_in_dim(ends, (length, n), (1,)),
               st.broadcast_in_dim(pos, (length, n), (0,))), np.int32), (1,))
     src = ew.min(src, np.int32(builtins.max(n - 1, 0)))
-    onehot = ew.eq(st.broadcast_in_dim(src, (length, n), (0,)),
-                   st.broadcast_in_dim(np.arange(n, dtype=np.int32), (length, n), (1,)))
-    a = moveaxis(a, ax, 0)
-    rest = get_aval(a).shape[1:]
-    big = (length, n, *rest)
-    mask = st.broadcast_in_dim(onehot, big, (0, 1))
-    vals = st.broadcast_in_dim(a, big, tuple(range(1, len(big))))
-    zero = st.broadcast_in_dim(np.zeros((), aval.dtype), big, ())
-    out = red.reduce_sum(ew.select_n(mask, zero, vals), (1,))
-    return moveaxis(out, 0, ax)
+    return take(a, src, axis=ax, mode="clip", indices_are_sorted=True)
 
 
 def flip(m, axis=None):

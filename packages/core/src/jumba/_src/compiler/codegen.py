@@ -1,0 +1,146 @@
+"""Generation of the orchestrating Python function of a program, shared by both tiers.
+
+The function has one line per node: a primitive's NumPy implementation, or (tier 1) the
+allocation of a fused group's outputs and one call of its numba kernel. With `out_weak`
+it is the whole jit call after the cache lookup: leaves (Arrays or other concrete values)
+in, the output pytree of `jumba.Array`s out.
+"""
+
+from __future__ import annotations
+
+import keyword
+
+import numpy as np
+
+from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
+
+
+def function_name(name: str) -> str:
+    return name if name.isidentifier() and not keyword.iskeyword(name) else "fun"
+
+
+def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
+             unflatten=None):
+    """Returns (source, namespace). `nodes` are JaxprEqns or fused groups; `kernels` holds
+    (KernelSpec, compiled kernel) for the groups, in order."""
+    jaxpr = closed.jaxpr
+    jaxpr_names = _Names()
+
+    def names(v):
+        n = jaxpr_names(v)
+        return n + "_" if keyword.iskeyword(n) else n
+
+    namespace: dict = {"np": np, "_contig": np.ascontiguousarray}
+    lines = []
+
+    def ref(v):
+        if type(v) is Literal:
+            key = f"lit{len(namespace)}"
+            namespace[key] = np.asarray(v.val, v.aval.dtype)[()]
+            return key
+        return names(v)
+
+    for v, c in zip(jaxpr.constvars, closed.consts):
+        namespace[names(v)] = np.asarray(c)
+    params = ", ".join(names(v) for v in jaxpr.invars)
+    if out_weak is None:
+        lines.append(f"def {name}({params}):")
+    else:
+        namespace["Array"], namespace["to_numpy"] = Array, to_numpy
+        lines.append(f"def {name}(leaves):")
+        if jaxpr.invars:
+            lines.append(f"    {params}{',' if len(jaxpr.invars) == 1 else ''} = leaves")
+        for v in jaxpr.invars:
+            n = names(v)
+            lines.append(f"    {n} = {n}._value if type({n}) is Array else to_numpy({n})")
+
+    kernel_iter = iter(kernels)
+    for i, node in enumerate(nodes):
+        if isinstance(node, JaxprEqn):
+            lines.append("    " + _eqn_line(node, i, namespace, names, ref))
+        else:
+            k = len([key for key in namespace if key.startswith("kernel_")])
+            spec, fn = next(kernel_iter)
+            namespace[f"kernel_{k}"] = fn
+            lines += ["    " + s for s in _kernel_lines(spec, k, names, ref)]
+
+    if out_weak is None:
+        lines.append(f"    return [{', '.join(ref(v) for v in jaxpr.outvars)}]")
+    else:
+        outs = [f"Array({ref(v)}, {bool(w)})" for v, w in zip(jaxpr.outvars, out_weak)]
+        if unflatten is None:
+            (out,) = outs
+            lines.append(f"    return {out}")
+        else:
+            namespace["unflatten"] = unflatten
+            lines.append(f"    return unflatten([{', '.join(outs)}])")
+    return "\n".join(lines) + "\n", namespace
+
+
+def _eqn_line(eqn, i, namespace, names, ref) -> str:
+    fn = f"{eqn.primitive.name.replace('-', '_')}_{i}"
+    namespace[fn] = eqn.primitive.impl
+    args = [ref(v) for v in eqn.inputs]
+    if eqn.params:
+        namespace[f"params_{i}"] = eqn.params
+        args.append(f"**params_{i}")
+    outs = ", ".join(names(v) for v in eqn.outputs)
+    if eqn.primitive.multiple_results:
+        outs = f"[{outs}]"
+    return f"{outs} = {fn}({', '.join(args)})"
+
+
+def _kernel_lines(spec, k, names, ref) -> list[str]:
+    lines = [f"# kernel_{k}: {spec.comment}"]
+    flat = spec.mode == "flat"
+    for v in spec.outputs:
+        lines.append(f"{names(v)} = np.empty({v.aval.shape!r}, np.{v.aval.dtype.name})")
+    ext = [str(int(np.prod(spec.loop_shape, dtype=np.int64)))] if flat else \
+        [str(n) for n in spec.loop_shape]
+    arrays = [f"_contig({names(v)})" + (".reshape(-1)" if flat else "")
+              for v in spec.array_inputs]
+    scalars = [ref(v) if type(v) is Literal else f"{names(v)}[()]"
+               for v in spec.scalar_inputs]
+    outs = [names(v) + (".reshape(-1)" if flat or v.aval.ndim == 0 else "")
+            for v in spec.outputs]
+    lines.append(f"kernel_{k}({', '.join(ext + arrays + scalars + outs)})")
+    return lines
+
+
+class Executable:
+    """A generated program: `exe(values)` maps NumPy values to NumPy values, and (with
+    `out_weak`) `exe.call(leaves)` is the whole jit call: leaves in, output pytree out."""
+
+    tier = 0
+
+    def __init__(self, closed: ClosedJaxpr, nodes, name: str = "fun", kernels=(),
+                 out_weak=None, unflatten=None):
+        name = function_name(name)
+        self.source, namespace = generate(closed, nodes, name, kernels)
+        self._fn = _load(self.source, namespace, name, self.tier)
+        self._call = None
+        if out_weak is not None:
+            self.call_source, namespace = generate(closed, nodes, name, kernels, out_weak,
+                                                   unflatten)
+            self._call = _load(self.call_source, namespace, name, self.tier)
+
+    def __call__(self, args):
+        try:
+            return self._fn(*args)
+        except RuntimeWarning:
+            # NumPy floating-point warnings made errors by the caller (-W error): inf/nan
+            # results are JAX's semantics, so compute them quietly.
+            with np.errstate(all="ignore"):
+                return self._fn(*args)
+
+    def call(self, leaves):
+        try:
+            return self._call(leaves)
+        except RuntimeWarning:
+            with np.errstate(all="ignore"):
+                return self._call(leaves)
+
+
+def _load(source, namespace, name, tier):
+    exec(compile(source, f"<jumba tier{tier} {name}>", "exec"), namespace)
+    return namespace[name]
