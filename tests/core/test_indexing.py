@@ -117,6 +117,7 @@ def test_getitem_examples():
                 (np.array([0, 1]), slice(None), 0),
                 (slice(None), np.array([[0], [2]]), np.array([1, -1])),  # adjacent: in place
                 (np.array([0]), None, np.array([0])),  # None separates advanced indices
+                (slice(None), np.array([0, 1]), Ellipsis, np.array([1, 2])),  # so does `...`
                 (Ellipsis, slice(None, None, -2)), (True,), (np.array([1]), False),
                 (x[..., 0] > 20,), (slice(None), x[0] > 3)]:
         np.testing.assert_array_equal(np.asarray(jx[idx]), x[idx])

@@ -263,20 +263,29 @@ class Primitive:
         state = _state
         if state.eval_only:
             return self.eval(args, params)
-        if state.dynamic.level == 0:
-            # Concrete operands under a transformation (e.g. the primal half of a JVP rule)
-            # go to the eager evaluation, as find_top_trace would send them, at once.
-            for a in args:
-                if isinstance(a, Tracer):
-                    break
-            else:
-                return self.eval(args, params)
-        top = find_top_trace(args, state)
-        tracers = [top.full_raise(a) for a in args]
-        out = top.process_primitive(self, tracers, params)
+        # find_top_trace, inlined (this is the hot path of every transformation).
+        # Concrete operands under a transformation (e.g. the primal half of a JVP rule)
+        # go to the eager evaluation at once.
+        top = state.dynamic
+        level = top.level
+        for a in args:
+            if isinstance(a, Tracer):
+                main = a._trace.main
+                if main.level > level:
+                    top, level = main, main.level
+        if level == 0:
+            return self.eval(args, params)
+        if not top.alive:
+            raise UnexpectedTracerError(_leak_message(top))
+        trace = top.trace
+        if trace is None:
+            trace = top.trace = top.trace_type(top)
+        tracers = [a if isinstance(a, Tracer) and a._trace.main is top else trace.full_raise(a)
+                   for a in args]
+        out = trace.process_primitive(self, tracers, params)
         if self.multiple_results:
             return [full_lower(o) for o in out]
-        return full_lower(out)
+        return out.full_lower() if isinstance(out, Tracer) else out
 
     def eval(self, args, params):
         """Run the primitive on concrete operands with its NumPy implementation."""

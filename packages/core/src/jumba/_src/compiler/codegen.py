@@ -13,6 +13,7 @@ import keyword
 import numpy as np
 
 from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
+from jumba._src.runtime import buffers
 
 
 def function_name(name: str) -> str:
@@ -30,7 +31,7 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
         n = jaxpr_names(v)
         return n + "_" if keyword.iskeyword(n) else n
 
-    namespace: dict = {"np": np, "_contig": np.ascontiguousarray}
+    namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty}
     lines = []
 
     def ref(v):
@@ -94,7 +95,10 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
     lines = [f"# kernel_{k}: {spec.comment}"]
     flat = spec.mode == "flat"
     for v in spec.outputs:
-        lines.append(f"{names(v)} = np.empty({v.aval.shape!r}, np.{v.aval.dtype.name})")
+        # Large outputs come from the buffer pool: fresh pages would fault on first write.
+        big = v.aval.size * v.aval.dtype.itemsize >= buffers.MIN_BYTES
+        alloc = "_pooled" if big else "np.empty"
+        lines.append(f"{names(v)} = {alloc}({v.aval.shape!r}, np.{v.aval.dtype.name})")
     ext = [str(int(np.prod(spec.loop_shape, dtype=np.int64)))] if flat else \
         [str(n) for n in spec.loop_shape]
     arrays = [f"_contig({names(v)})" + (".reshape(-1)" if flat else "")

@@ -110,7 +110,10 @@ class JVPTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         primals = [t.primal for t in tracers]
         tangents = [t.tangent for t in tracers]
-        if all(type(t) is Zero for t in tangents):
+        for t in tangents:
+            if type(t) is not Zero:
+                break
+        else:  # all tangents are zero
             out = primitive.bind(*primals, **params)
             if primitive.multiple_results:
                 return [JVPTracer(self, o, Zero(tangent_aval(get_aval(o)))) for o in out]
@@ -128,7 +131,7 @@ class JVPTrace(Trace):
 def jvp_flat(fun, primals, tangents, *, instantiate=True):
     """Push tangents through `fun` (flat args -> flat outputs)."""
     with core.new_main(JVPTrace) as main:
-        trace = JVPTrace(main)
+        trace = main.trace = JVPTrace(main)
         tracers_in = [JVPTracer(trace, x, t) for x, t in zip(primals, tangents)]
         outs = fun(*tracers_in)
         tracers_out = [trace.full_raise(o) for o in outs]
@@ -166,14 +169,20 @@ def defjvp2(primitive, *jvp_rules):
 
 def _jvp_by_argument(primitive, rules, primals, tangents, params, use_ans):
     ans = primitive.bind(*primals, **params)
-    ans_aval = get_aval(ans)
-    out_shape = ans_aval.shape
-    total = Zero(tangent_aval(ans_aval))
+    total = out_shape = None
     for rule, t in zip(rules, tangents):
         if rule is None or type(t) is Zero:
             continue
         term = rule(t, ans, *primals, **params) if use_ans else rule(t, *primals, **params)
-        total = add_tangents(total, _broadcast_tangent(term, out_shape))
+        if type(term) is Zero:
+            continue
+        if out_shape is None:
+            out_shape = ans._value.shape if type(ans) is Array else get_aval(ans).shape
+        if term.shape != out_shape:
+            term = _broadcast_tangent(term, out_shape)
+        total = term if total is None else add_any_p.bind(total, term)
+    if total is None:
+        total = Zero(tangent_aval(get_aval(ans)))
     return ans, total
 
 
@@ -224,7 +233,7 @@ def linearize_flat(fun, primals):
     diff_mask = [dtypes.is_inexact(a.dtype) for a in avals]
     builder = pe.JaxprBuilder("linearized", kind="linearize")
     with core.new_main(pe.DynamicJaxprTrace, builder, kind="linearize") as main:
-        trace = pe.DynamicJaxprTrace(main)
+        trace = main.trace = pe.DynamicJaxprTrace(main)
         tangent_tracers = [trace.new_arg(a) for a, d in zip(avals, diff_mask) if d]
         it = iter(tangent_tracers)
         tangents = [next(it) if d else Zero(tangent_aval(a)) for a, d in zip(avals, diff_mask)]

@@ -35,11 +35,12 @@ partial_eval_rules: dict = {}
 
 
 class DynamicJaxprTracer(Tracer):
-    __slots__ = ("aval",)
+    __slots__ = ("aval", "var")  # var: the tracer's variable in its builder's Jaxpr
 
-    def __init__(self, trace, aval):
+    def __init__(self, trace, aval, var=None):
         self._trace = trace
         self.aval = aval
+        self.var = var
 
 
 class JaxprBuilder:
@@ -47,9 +48,9 @@ class JaxprBuilder:
 
     def __init__(self, fun_name: str = "fun", arg_names=None, kind: str = "jit"):
         self.eqns: list[JaxprEqn] = []
-        self.tracer_to_var: dict[int, Var] = {}
-        self.tracers: list[Tracer] = []  # keeps tracers alive so id() stays unique
+        # Constants by id(); `consts_alive` keeps them alive so that ids stay unique.
         self.const_tracers: dict[int, DynamicJaxprTracer] = {}
+        self.consts_alive: list = []
         self.constvar_vals: dict[Var, Any] = {}
         self.invars: list[Var] = []
         self.fun_name = fun_name
@@ -57,26 +58,25 @@ class JaxprBuilder:
         self.kind = kind
 
     def new_tracer(self, trace, aval) -> DynamicJaxprTracer:
-        t = DynamicJaxprTracer(trace, aval)
-        self.tracers.append(t)
-        self.tracer_to_var[id(t)] = Var(aval)
-        return t
+        return DynamicJaxprTracer(trace, aval, Var(aval))
 
-    def getvar(self, t) -> Var:
-        return self.tracer_to_var[id(t)]
+    @staticmethod
+    def getvar(t) -> Var:
+        return t.var
 
     def const_tracer(self, trace, val) -> DynamicJaxprTracer:
         t = self.const_tracers.get(id(val))
         if t is None:
-            t = self.new_tracer(trace, get_aval(val))
-            self.const_tracers[id(val)] = t
-            self.constvar_vals[self.getvar(t)] = val
-            self.tracers.append(val)  # keep the constant alive: its id is a key
+            aval = get_aval(val)
+            var = Var(aval)
+            t = self.const_tracers[id(val)] = DynamicJaxprTracer(trace, aval, var)
+            self.constvar_vals[var] = val
+            self.consts_alive.append(val)  # keep the constant alive: its id is a key
         return t
 
     def build(self, in_tracers, out_tracers) -> ClosedJaxpr:
-        invars = [self.getvar(t) for t in in_tracers]
-        outvars = [self.getvar(t) for t in out_tracers]
+        invars = [t.var for t in in_tracers]
+        outvars = [t.var for t in out_tracers]
         constvars, consts = [], []
         literal_of: dict[Var, Literal] = {}
         for v, val in self.constvar_vals.items():
@@ -98,7 +98,7 @@ class JaxprBuilder:
 
     def dependent_args(self, tracer) -> list[str]:
         """The names of the traced function's inputs that a value depends on."""
-        var = self.tracer_to_var.get(id(tracer))
+        var = getattr(tracer, "var", None)
         if var is None or self.arg_names is None:
             return []
         deps = {var}
@@ -137,24 +137,25 @@ class DynamicJaxprTrace(Trace):
 
     def new_arg(self, aval) -> DynamicJaxprTracer:
         t = self.builder.new_tracer(self, aval)
-        self.builder.invars.append(self.builder.getvar(t))
+        self.builder.invars.append(t.var)
         return t
 
     def pure(self, val):
-        return self.builder.const_tracer(self, val)
+        return self.main.global_data.const_tracer(self, val)
 
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        avals_in = [t.aval for t in tracers]
-        avals_out = primitive.abstract_eval(*avals_in, **params)
+        avals_out = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+        invars = [t.var for t in tracers]
+        eqns = self.main.global_data.eqns
         if not primitive.multiple_results:
-            avals_out = [avals_out]
-        out_tracers = [self.builder.new_tracer(self, a) for a in avals_out]
-        builder = self.builder
-        builder.eqns.append(JaxprEqn(primitive, [builder.getvar(t) for t in tracers], params,
-                                     [builder.getvar(t) for t in out_tracers]))
-        return out_tracers if primitive.multiple_results else out_tracers[0]
+            var = Var(avals_out)
+            eqns.append(JaxprEqn(primitive, invars, params, [var]))
+            return DynamicJaxprTracer(self, avals_out, var)
+        out_tracers = [DynamicJaxprTracer(self, a, Var(a)) for a in avals_out]
+        eqns.append(JaxprEqn(primitive, invars, params, [t.var for t in out_tracers]))
+        return out_tracers
 
 
 def trace_to_jaxpr(fun, in_avals, *, fun_name="fun", arg_names=None, kind="jit"):
