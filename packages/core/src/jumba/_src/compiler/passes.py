@@ -3,6 +3,8 @@ elimination. Each takes and returns a ClosedJaxpr and never changes results."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from jumba._src.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 
 # Primitives with effects (debug callbacks, ...) register here to survive DCE.
@@ -10,7 +12,7 @@ effectful_primitives: set = set()
 
 
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
-    return dce(cse(closed))
+    return dce(cse(fold_constants(closed)))
 
 
 def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
@@ -62,4 +64,28 @@ def cse(closed: ClosedJaxpr) -> ClosedJaxpr:
             seen[key] = new_eqn
         eqns.append(new_eqn)
     outvars = [sub(v) for v in jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns), closed.consts)
+
+
+def fold_constants(closed: ClosedJaxpr, max_size: int = 1) -> ClosedJaxpr:
+    """Evaluate equations whose inputs are all literals and whose result is a scalar: they
+    become literals, so fused groups are not split by constant arithmetic."""
+    from jumba._src.core import run_impl
+
+    jaxpr = closed.jaxpr
+    subst: dict = {}
+    eqns = []
+    for eqn in jaxpr.eqns:
+        inputs = [subst.get(v, v) if isinstance(v, Var) else v for v in eqn.inputs]
+        out_avals = [v.aval for v in eqn.outputs]
+        if (inputs and all(isinstance(v, Literal) for v in inputs)
+                and not eqn.primitive.multiple_results
+                and eqn.primitive not in effectful_primitives
+                and out_avals[0].size <= max_size and out_avals[0].shape == ()):
+            val = run_impl(eqn.primitive.impl, [v.val for v in inputs], eqn.params)
+            subst[eqn.outputs[0]] = Literal(np.asarray(val, out_avals[0].dtype)[()],
+                                            out_avals[0])
+            continue
+        eqns.append(JaxprEqn(eqn.primitive, inputs, eqn.params, eqn.outputs))
+    outvars = [subst.get(v, v) if isinstance(v, Var) else v for v in jaxpr.outvars]
     return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns), closed.consts)

@@ -24,6 +24,13 @@ def _free(ndim, contract, batch):
 @dot_general_p.def_impl
 def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
     (xc, yc), (xb, yb) = dimension_numbers
+    out_dtype = x.dtype if preferred_element_type is None else np.dtype(preferred_element_type)
+    if (not xb and len(xc) == 1 and x.ndim <= 2 and y.ndim <= 2 and x.dtype.kind in "fc"
+            and x.dtype == out_dtype):
+        # A plain matrix product: BLAS reads transposed operands in place (no copies).
+        a2 = x if xc[0] == x.ndim - 1 else x.T
+        b2 = y if yc[0] == 0 else y.T
+        return np.dot(a2, b2)
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
     bshape = [x.shape[i] for i in xb]
     xfs, yfs = [x.shape[i] for i in xf], [y.shape[i] for i in yf]
@@ -34,7 +41,6 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
     # Arrange as (batch, m, k) @ (batch, k, n): one BLAS call (or a batched loop in C).
     x3 = np.transpose(x, (*xb, *xf, *xc)).reshape(b, m, k)
     y3 = np.transpose(y, (*yb, *yc, *yf)).reshape(b, k, n)
-    out_dtype = x.dtype if preferred_element_type is None else np.dtype(preferred_element_type)
     if out_dtype.kind in "fc" and x.dtype != out_dtype:
         # Accumulate in the preferred (wider) type, as XLA does.
         x3, y3 = x3.astype(out_dtype), y3.astype(out_dtype)
@@ -43,10 +49,14 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
         acc = np.uint64 if x3.dtype.kind == "u" else np.int64
         out = np.matmul(x3.astype(acc), y3.astype(acc))
         out = (out > 0) if out_dtype.kind == "b" else out.astype(out_dtype)
+    elif k == 1:
+        # No contraction (an outer product per batch entry, as vmap of a product gives):
+        # a broadcasting multiply beats a batch of tiny matmuls.
+        out = np.multiply(x3, y3)
     else:
         out = np.matmul(x3, y3)
-        if out.dtype != out_dtype:
-            out = out.astype(out_dtype)
+    if out.dtype != out_dtype:
+        out = out.astype(out_dtype)
     return out.reshape((*bshape, *xfs, *yfs))
 
 
@@ -112,8 +122,19 @@ def _transpose_lhs(g, y, x_ndim, y_ndim, dimension_numbers, swap_ans=False):
     if get_aval(g).dtype != y_dtype:  # preferred_element_type: back to the operands' dtype
         g = convert_element_type(g, y_dtype)
     xc_sorted_by_y = list(np.take(xc, np.argsort(yc))) if xc else []
-    out_axes = np.argsort(list(xb) + x_kept + xc_sorted_by_y)
-    return transpose(dot_general(g, y, dims), tuple(int(a) for a in out_axes))
+    out_axes = [int(a) for a in np.argsort(list(xb) + x_kept + xc_sorted_by_y)]
+    # dot_general(g, y) is laid out [batch, g's free, y's free]; dot_general(y, g) is
+    # [batch, y's free, g's free]. Take the order that needs no transpose when there is one
+    # (e.g. dW = x.T @ g comes out as W's layout directly, with no copy).
+    nb, ng = len(xb), len(x_kept)
+    ny = x_ndim - nb - ng
+    to_swapped = [i if i < nb else (i + ny if i < nb + ng else i - ng)
+                  for i in range(x_ndim)]
+    swapped_axes = [to_swapped[a] for a in out_axes]
+    if swapped_axes == sorted(swapped_axes) and out_axes != sorted(out_axes):
+        (g_contract, y_contract), (g_batch, y_batch) = dims
+        return dot_general(y, g, ((y_contract, g_contract), (y_batch, g_batch)))
+    return transpose(dot_general(g, y, dims), tuple(out_axes))
 
 
 def _dot_general_transpose(ct, x, y, *, dimension_numbers, preferred_element_type=None):
