@@ -106,10 +106,16 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _normalize_argnums(argnums, len(args), fun, "grad")
+        if type(argnums) is int and 0 <= argnums < len(args):
+            nums = (argnums,)  # the common case, without _normalize_argnums' checks
+        else:
+            nums = _normalize_argnums(argnums, len(args), fun, "grad")
         dyn = [args[i] for i in nums]
         flat, in_tree = tree_flatten(dyn)
         _check_operand_leaves(flat, f"grad({name})")
+        # Python scalars enter as (weakly typed) arrays, as in JAX: the primal computation
+        # then takes the eager fast paths.
+        flat = [core.to_array(x) if type(x) in _PY_SCALARS else x for x in flat]
         for x in flat:
             dt = get_aval(x).dtype
             if not (dtypes.is_inexact(dt) or allow_int):
@@ -156,10 +162,15 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     return value_and_grad_f
 
 
+_PY_SCALARS = (bool, int, float, complex)
+
+
 def _match_input_dtype(g, x):
     """The gradient has its input's dtype and weak type (as in JAX: grad at a Python float
     gives a weakly typed float32)."""
     aval = get_aval(x)
+    if type(g) is Array and g._value.dtype == aval.dtype:  # at most the weak type differs
+        return g if g.weak_type == aval.weak_type else Array(g._value, aval.weak_type)
     gaval = get_aval(g)
     if dtypes.is_inexact(aval.dtype) and (gaval.dtype, gaval.weak_type) != (aval.dtype,
                                                                            aval.weak_type):

@@ -614,6 +614,12 @@ def is_complex(dtype: Any) -> bool:
 
 def is_inexact(dtype: Any) -> bool:
     """Whether ``dtype`` is a floating or complex type."""
+    if isinstance(dtype, np.dtype):  # fast path (hot in tracing): NumPy's own kinds
+        kind = dtype.kind
+        if kind in "fc":
+            return True
+        if kind in "biu":
+            return False
     return is_float(dtype) or is_complex(dtype)
 
 

@@ -243,38 +243,45 @@ def linearize_flat(fun, primals):
     return primals_out, jaxpr, diff_mask
 
 
+_MISSING = object()
+
+
 def backward_pass(jaxpr, consts, args, cts_out):
     """Transpose a linear Jaxpr: cotangents of the outputs -> cotangents of the
     UndefinedPrimal inputs (None where the cotangent is zero)."""
     primal_env: dict = {}
     ct_env: dict = {}
 
+    Literal = core.Literal
+
     def read_primal(v):
-        if type(v) is core.Literal:
+        if type(v) is Literal:
             return v.val
-        return primal_env.get(v, UndefinedPrimal(v.aval))
+        val = primal_env.get(v, _MISSING)
+        return UndefinedPrimal(v.aval) if val is _MISSING else val
 
     def write_cotangent(v, ct):
-        if ct is None or type(ct) is Zero or type(v) is core.Literal:
+        if ct is None or type(ct) is Zero or type(v) is Literal:
             return
         prev = ct_env.get(v)
         ct_env[v] = ct if prev is None else add_any_p.bind(prev, ct)
 
-    for v, c in zip(jaxpr.constvars, consts):
-        primal_env[v] = c
+    primal_env.update(zip(jaxpr.constvars, consts))
     for v, a in zip(jaxpr.invars, args):
-        if not is_undefined_primal(a):
+        if type(a) is not UndefinedPrimal:
             primal_env[v] = a
     # Equations that do not depend on the linear inputs (a traced function may compute
     # constants, e.g. `x * sin(2.0)`) are evaluated forward; only the rest is transposed.
     linear_eqns = []
     for eqn in jaxpr.eqns:
-        if all(type(v) is core.Literal or v in primal_env for v in eqn.inputs):
+        for v in eqn.inputs:
+            if type(v) is not Literal and v not in primal_env:
+                linear_eqns.append(eqn)
+                break
+        else:
             out = eqn.primitive.bind(*[read_primal(v) for v in eqn.inputs], **eqn.params)
             outs = out if eqn.primitive.multiple_results else [out]
             primal_env.update(zip(eqn.outputs, outs))
-        else:
-            linear_eqns.append(eqn)
     for v, ct in zip(jaxpr.outvars, cts_out):
         if type(v) is not core.Literal and v in primal_env:
             continue  # a constant output: its cotangent reaches no input
@@ -297,9 +304,11 @@ def backward_pass(jaxpr, consts, args, cts_out):
                 "is not implemented.")
         invals = [read_primal(v) for v in eqn.inputs]
         cts_in = rule(cts, *invals, **eqn.params)
-        for v, ct in zip(eqn.inputs, cts_in):
-            if type(v) is not core.Literal and v not in primal_env:
-                write_cotangent(v, ct)
+        for v, ct in zip(eqn.inputs, cts_in):  # write_cotangent, inlined
+            if ct is None or type(ct) is Zero or type(v) is Literal or v in primal_env:
+                continue
+            prev = ct_env.get(v)
+            ct_env[v] = ct if prev is None else add_any_p.bind(prev, ct)
     return [ct_env.get(v) for v in jaxpr.invars]
 
 

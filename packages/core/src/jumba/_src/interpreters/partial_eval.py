@@ -79,8 +79,11 @@ class JaxprBuilder:
         outvars = [t.var for t in out_tracers]
         constvars, consts = [], []
         literal_of: dict[Var, Literal] = {}
+        # A linearized Jaxpr is transposed at once, not compiled: its scalar constants stay
+        # constants (the values themselves, weak types included; no Literals to rebuild).
+        literals = self.kind != "linearize"
         for v, val in self.constvar_vals.items():
-            if _is_literal_candidate(val, v.aval):
+            if literals and _is_literal_candidate(val, v.aval):
                 literal_of[v] = Literal(_literal_value(val, v.aval), v.aval)
             else:
                 constvars.append(v)

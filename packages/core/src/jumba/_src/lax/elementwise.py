@@ -39,7 +39,24 @@ def broadcast_shapes_for(name, shapes):
 
 
 def _nary_abstract_eval(name, out_dtype=None, accept=None):
+    accepted = {}  # dtype -> accept(dtype), memoized
+
     def rule(*avals):
+        # Fast path: one operand, or two of one shape and dtype (avals are immutable, so an
+        # operand's aval can be the result's).
+        a = avals[0]
+        n = len(avals)
+        if out_dtype is None and n <= 2 and type(a) is ShapedArray:
+            dt = a.dtype
+            ok = accepted.get(dt)
+            if ok is None and accept is not None:
+                ok = accepted[dt] = bool(accept(dt))
+            if ok is not False:
+                if n == 1:
+                    return a
+                b = avals[1]
+                if b.dtype == dt and b.shape == a.shape and type(b) is ShapedArray:
+                    return b if a.weak_type else a
         _check_same_dtype(name, avals)
         if accept is not None and not accept(avals[0].dtype):
             raise TypeError(f"lax.{name} does not accept dtype {avals[0].dtype.name}")
@@ -83,6 +100,8 @@ def _c(value, like):
 def unbroadcast(ct, shape):
     """Sum a cotangent down to `shape`, undoing NumPy broadcasting."""
     if type(ct) is Zero:
+        return ct
+    if type(ct) is core.Array and ct._value.shape == shape:  # fast path: nothing to undo
         return ct
     ct_shape = get_aval(ct).shape
     shape = tuple(shape)
