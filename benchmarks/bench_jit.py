@@ -147,7 +147,8 @@ _LATENCY_SCRIPT = textwrap.dedent("""
     t_import = time.perf_counter() - t0
     {mlp_source}
     params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in _mlp_params(np.random.default_rng(1))]
-    x = jnp.asarray(np.ones((128, 784), np.float32)); y = jnp.asarray(np.eye(10, dtype=np.float32)[np.zeros(128, int)])
+    x = jnp.asarray(np.ones((128, 784), np.float32))
+    y = jnp.asarray(np.eye(10, dtype=np.float32)[np.zeros(128, int)])
     jstep = jax.jit(step)
     out = jstep(params, x, y); jax.block_until_ready(out)
     t_first = time.perf_counter() - t0
@@ -195,8 +196,8 @@ def bench_latency(libs, results, runs=3):
             warm = [_fresh_process(lib, cache) for _ in range(runs)]
             results["latency"]["jumba cold first (s)"] = cold["first"]
             results["latency"]["jumba cold tier1 (s)"] = cold["tier1"]
-            results["latency"]["jumba warm first (s)"] = float(np.median([w["first"] for w in warm]))
-            results["latency"]["jumba warm tier1 (s)"] = float(np.median([w["tier1"] for w in warm]))
+            for k in ("first", "tier1"):
+                results["latency"][f"jumba warm {k} (s)"] = float(np.median([w[k] for w in warm]))
         else:
             runs_ = [_fresh_process(lib, cache) for _ in range(runs)]
             results["latency"][f"{lib} first (s)"] = float(np.median([r["first"] for r in runs_]))

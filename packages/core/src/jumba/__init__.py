@@ -13,17 +13,7 @@ import warnings as _warnings
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"jumba\._src(\..*)?$")
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"<jumba tier0")
 
-from jumba._src.config import config  # noqa: E402
-from jumba._src.config import config_context, debug_nans, disable_jit, enable_x64  # noqa: E402
-from jumba._src.core import Array, ShapeDtypeStruct  # noqa: E402
-from jumba._src.core import (  # noqa: E402
-    ConcretizationTypeError,
-    TracerBoolConversionError,
-    TracerIntegerConversionError,
-    UnexpectedTracerError,
-)
-from jumba._src.numpy import array_methods as _array_methods  # noqa: E402, F401
-from jumba._src.lax import lowering_rules as _lowering_rules  # noqa: E402, F401
+from jumba import lax, numpy, tree, tree_util  # noqa: E402  # noqa: E402
 from jumba._src.api import (  # noqa: E402
     block_until_ready,
     device_get,
@@ -42,15 +32,30 @@ from jumba._src.api import (  # noqa: E402
     vjp,
     vmap,
 )
+from jumba._src.config import (  # noqa: E402
+    config,  # noqa: E402
+    config_context,
+    debug_nans,
+    disable_jit,
+    enable_x64,
+)
+from jumba._src.core import (  # noqa: E402  # noqa: E402
+    Array,
+    ConcretizationTypeError,
+    ShapeDtypeStruct,
+    TracerBoolConversionError,
+    TracerIntegerConversionError,
+    UnexpectedTracerError,
+)
 from jumba._src.jit import jit  # noqa: E402
+from jumba._src.lax import lowering_rules as _lowering_rules  # noqa: E402, F401
+from jumba._src.numpy import array_methods as _array_methods  # noqa: E402, F401
 from jumba._src.runtime.devices import (  # noqa: E402
     default_device,
     device_count,
     devices,
     local_devices,
 )
-from jumba import tree_util, tree  # noqa: E402
-from jumba import numpy, lax  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -428,23 +428,34 @@ class _TraceState(threading.local):
 _state: _TraceState  # created below, once EvalTrace exists
 
 
-@contextmanager
-def new_main(trace_type, global_data=None, *, dynamic: bool = False, kind=None):
-    """Push a transformation onto this thread's trace stack for the duration of a block."""
-    state = _state
-    main = MainTrace(len(state.stack), trace_type, global_data, kind)
-    state.stack.append(main)
-    prev_dynamic = state.dynamic
-    if dynamic:
-        state.dynamic = main
-    state.eval_only = False
-    try:
-        yield main
-    finally:
+class new_main:
+    """Push a transformation onto this thread's trace stack for the duration of a block:
+    `with new_main(trace_type, global_data) as main: ...`. (A class rather than a
+    generator-based context manager: it is entered on every transformed call.)"""
+
+    __slots__ = ("args", "main", "prev_dynamic")
+
+    def __init__(self, trace_type, global_data=None, *, dynamic: bool = False, kind=None):
+        self.args = (trace_type, global_data, dynamic, kind)
+
+    def __enter__(self) -> MainTrace:
+        trace_type, global_data, dynamic, kind = self.args
+        state = _state
+        main = self.main = MainTrace(len(state.stack), trace_type, global_data, kind)
+        state.stack.append(main)
+        self.prev_dynamic = state.dynamic
+        if dynamic:
+            state.dynamic = main
+        state.eval_only = False
+        return main
+
+    def __exit__(self, *exc_info):
+        state = _state
         state.stack.pop()
-        state.dynamic = prev_dynamic
-        main.alive = False
+        state.dynamic = self.prev_dynamic
+        self.main.alive = False
         state.refresh()
+        return False
 
 
 @contextmanager

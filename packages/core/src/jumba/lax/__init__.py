@@ -1,27 +1,109 @@
 """jumba.lax: the primitives, as jax.lax."""
 
+from jumba._src.lax.ad_util import stop_gradient  # noqa: F401
+from jumba._src.lax.dot import dot_general  # noqa: F401
 from jumba._src.lax.elementwise import (  # noqa: F401
-    abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, bitwise_and, bitwise_not,
-    bitwise_or, bitwise_xor, cbrt, ceil, cos, cosh, div, eq, erf, exp, exp2, expm1, floor,
-    ge, gt, integer_pow, is_finite, le, log, log1p, logistic, lt, max, min, mul, ne, neg,
-    nextafter, pow, rem, round, rsqrt, select_n, shift_left, shift_right_arithmetic,
-    shift_right_logical, sign, sin, sinh, sqrt, square, sub, tan, tanh,
-)
-from jumba._src.lax.structural import (  # noqa: F401
-    broadcast, broadcast_in_dim, broadcast_to, concatenate, convert_element_type,
-    expand_dims, full, pad, reshape, rev, slice, squeeze, transpose,
+    abs,
+    acos,
+    acosh,
+    add,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    cbrt,
+    ceil,
+    cos,
+    cosh,
+    div,
+    eq,
+    erf,
+    exp,
+    exp2,
+    expm1,
+    floor,
+    ge,
+    gt,
+    integer_pow,
+    is_finite,
+    le,
+    log,
+    log1p,
+    logistic,
+    lt,
+    max,
+    min,
+    mul,
+    ne,
+    neg,
+    nextafter,
+    pow,
+    rem,
+    round,
+    rsqrt,
+    select_n,
+    shift_left,
+    shift_right_arithmetic,
+    shift_right_logical,
+    sign,
+    sin,
+    sinh,
+    sqrt,
+    square,
+    sub,
+    tan,
+    tanh,
 )
 from jumba._src.lax.reductions import (  # noqa: F401
-    argmax, argmin, reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod, reduce_sum,
+    argmax,
+    argmin,
+    reduce_and,
+    reduce_max,
+    reduce_min,
+    reduce_or,
+    reduce_prod,
+    reduce_sum,
 )
-from jumba._src.lax.dot import dot_general  # noqa: F401
 from jumba._src.lax.slicing import (  # noqa: F401
-    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, dynamic_index_in_dim,
-    dynamic_slice, dynamic_slice_in_dim, dynamic_update_index_in_dim, dynamic_update_slice,
-    dynamic_update_slice_in_dim, gather, index_in_dim, scatter, scatter_add, scatter_max,
-    scatter_min, scatter_mul, scatter_sub, slice_in_dim,
+    GatherDimensionNumbers,
+    GatherScatterMode,
+    ScatterDimensionNumbers,
+    dynamic_index_in_dim,
+    dynamic_slice,
+    dynamic_slice_in_dim,
+    dynamic_update_index_in_dim,
+    dynamic_update_slice,
+    dynamic_update_slice_in_dim,
+    gather,
+    index_in_dim,
+    scatter,
+    scatter_add,
+    scatter_max,
+    scatter_min,
+    scatter_mul,
+    scatter_sub,
+    slice_in_dim,
 )
-from jumba._src.lax.ad_util import stop_gradient  # noqa: F401
+from jumba._src.lax.structural import (  # noqa: F401
+    broadcast,
+    broadcast_in_dim,
+    broadcast_to,
+    concatenate,
+    convert_element_type,
+    expand_dims,
+    full,
+    pad,
+    reshape,
+    rev,
+    slice,
+    squeeze,
+    transpose,
+)
 
 not_ = bitwise_not
 
@@ -31,7 +113,7 @@ def select(pred, on_true, on_false):
     return select_n(pred, on_false, on_true)
 
 
-def clamp(min, x, max):  # noqa: A002
+def clamp(min, x, max):  # noqa: A002, F811 (JAX's parameter names)
     """`x` clipped to [min, max] (as jax.lax.clamp)."""
     from jumba._src.lax import elementwise as _ew
 

@@ -2,13 +2,28 @@
 
 import numpy as _np
 
-from jumba._src.numpy.lax_numpy import *  # noqa: F403
-from jumba._src.numpy.lax_numpy import (  # noqa: F401
-    abs, all, any, max, min, round, sum, pow, divmod, ndarray, asarray, array,
+from jumba._src.dtypes import (  # noqa: F401
+    finfo,
+    float0,
+    iinfo,
+    issubdtype,
+    promote_types,
 )
 from jumba._src.numpy.indexing import *  # noqa: F403
-from jumba._src.dtypes import (  # noqa: F401
-    float0, finfo, iinfo, issubdtype, promote_types,
+from jumba._src.numpy.lax_numpy import *  # noqa: F403
+from jumba._src.numpy.lax_numpy import (  # noqa: F401
+    abs,
+    all,
+    any,
+    array,
+    asarray,
+    divmod,
+    max,
+    min,
+    ndarray,
+    pow,
+    round,
+    sum,
 )
 
 # Dtypes and constants, as numpy's.

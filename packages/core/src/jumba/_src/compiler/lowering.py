@@ -8,7 +8,7 @@ not import numba (lowering is text).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

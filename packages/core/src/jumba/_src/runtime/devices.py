@@ -4,7 +4,7 @@ work runs on device 0."""
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 
 class CpuDevice:
@@ -30,7 +30,7 @@ def _num_cpu_devices() -> int:
     return os.cpu_count() or 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def local_devices() -> tuple[CpuDevice, ...]:
     return tuple(CpuDevice(i) for i in range(_num_cpu_devices()))
 
