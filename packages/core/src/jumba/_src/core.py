@@ -280,8 +280,15 @@ class Primitive:
         trace = top.trace
         if trace is None:
             trace = top.trace = top.trace_type(top)
-        tracers = [a if isinstance(a, Tracer) and a._trace.main is top else trace.full_raise(a)
-                   for a in args]
+        if len(args) == 2:  # the common case, without a comprehension's frame
+            x, y = args
+            tracers = [x if isinstance(x, Tracer) and x._trace.main is top
+                       else trace.full_raise(x),
+                       y if isinstance(y, Tracer) and y._trace.main is top
+                       else trace.full_raise(y)]
+        else:
+            tracers = [a if isinstance(a, Tracer) and a._trace.main is top
+                       else trace.full_raise(a) for a in args]
         out = trace.process_primitive(self, tracers, params)
         if self.multiple_results:
             return [full_lower(o) for o in out]

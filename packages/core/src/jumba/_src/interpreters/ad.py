@@ -108,8 +108,13 @@ class JVPTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        primals = [t.primal for t in tracers]
-        tangents = [t.tangent for t in tracers]
+        if len(tracers) == 2:  # the common case, without comprehensions' frames
+            x, y = tracers
+            primals = [x.primal, y.primal]
+            tangents = [x.tangent, y.tangent]
+        else:
+            primals = [t.primal for t in tracers]
+            tangents = [t.tangent for t in tracers]
         for t in tangents:
             if type(t) is not Zero:
                 break

@@ -149,8 +149,13 @@ class DynamicJaxprTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        avals_out = primitive.abstract_eval(*[t.aval for t in tracers], **params)
-        invars = [t.var for t in tracers]
+        if len(tracers) == 2:  # the common case, without comprehensions' frames
+            x, y = tracers
+            avals_out = primitive.abstract_eval(x.aval, y.aval, **params)
+            invars = [x.var, y.var]
+        else:
+            avals_out = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+            invars = [t.var for t in tracers]
         eqns = self.main.global_data.eqns
         if not primitive.multiple_results:
             var = Var(avals_out)

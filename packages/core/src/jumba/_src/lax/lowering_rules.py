@@ -50,6 +50,8 @@ for _p, _t in [
     (ew.floor_p, "np.floor({0})"), (ew.ceil_p, "np.ceil({0})"),
     (ew.is_finite_p, "np.isfinite({0})"), (ew.atan2_p, "np.arctan2({0}, {1})"),
     (ew.rem_p, "np.fmod({0}, {1})"), (ew.pow_p, "({0} ** {1})"),
+    (ew.cbrt_p, "np.cbrt({0})"), (ew.logaddexp_p, "np.logaddexp({0}, {1})"),
+    (ew.nextafter_p, "np.nextafter({0}, {1})"), (ew.signbit_p, "np.signbit({0})"),
 ]:
     def_scalar(_p, _float_only(_t))
 
@@ -139,3 +141,5 @@ def_reduction(red.reduce_sum_p, lambda dt: 0, "({acc} + {x})")
 def_reduction(red.reduce_prod_p, lambda dt: 1, "({acc} * {x})")
 def_reduction(red.reduce_max_p, _max_identity, "np.maximum({acc}, {x})")
 def_reduction(red.reduce_min_p, _min_identity, "np.minimum({acc}, {x})")
+def_reduction(red.reduce_and_p, lambda dt: True, "({acc} & {x})")
+def_reduction(red.reduce_or_p, lambda dt: False, "({acc} | {x})")

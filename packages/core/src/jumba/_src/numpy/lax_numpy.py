@@ -79,8 +79,36 @@ def _to_operand(x):
     return asarray(x)
 
 
+def _promote2_fast(x, y):
+    """promote_dtypes for the common pairs, or None: two floating arrays/tracers of one
+    dtype and weak type, or a floating array/tracer with a Python int or float."""
+    if type(x) is Array:
+        dx, wx = x._value.dtype, x.weak_type
+    elif isinstance(x, Tracer):
+        a = x.aval
+        dx, wx = a.dtype, a.weak_type
+    else:
+        return None
+    # A weak `dx` only if it is the default float (others may be canonicalized).
+    if dx.kind != "f" or (wx and dx != dtypes.python_scalar_dtype(1.0)):
+        return None
+    ty = type(y)
+    if ty is Array:
+        return [x, y] if y._value.dtype == dx and y.weak_type == wx else None
+    if ty is float or ty is int:  # Python scalars join a float dtype without changing it
+        return [x, Array(np.asarray(y, dx), wx)]
+    if isinstance(y, Tracer):
+        a = y.aval
+        return [x, y] if a.dtype == dx and a.weak_type == wx else None
+    return None
+
+
 def promote_dtypes(*args):
     """Convert operands to their common dtype (JAX's promotion lattice, weak types kept)."""
+    if len(args) == 2:
+        out = _promote2_fast(*args)
+        if out is not None:
+            return out
     args = [_to_operand(a) for a in args]
     dt, weak = dtypes.result_type(*args, return_weak_type_flag=True)
     return [_convert(a, dt, weak) for a in args]
@@ -140,10 +168,11 @@ def _ufunc2_inexact(prim, name):
 
 def _ufunc1(prim, name, inexact=False):
     def fn(x, /):
-        x = _to_operand(x)
-        if not _is_array(x):
-            x = core.to_array(x)
-        if inexact and not dtypes.is_inexact(get_aval(x).dtype):
+        if type(x) is not Array and not isinstance(x, Tracer):
+            x = _to_operand(x)
+            if not _is_array(x):
+                x = core.to_array(x)
+        if inexact and not dtypes.is_inexact(x.dtype):
             x = promote_dtypes_inexact(x)[0]
         return prim.bind(x)
 
