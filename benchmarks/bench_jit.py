@@ -179,7 +179,7 @@ _MLP_SOURCE = textwrap.dedent("""
 
 
 def _fresh_process(lib, cache_dir):
-    script = _LATENCY_SCRIPT.format(mlp_source=textwrap.indent(_MLP_SOURCE, "    ").strip())
+    script = _LATENCY_SCRIPT.format(mlp_source=_MLP_SOURCE)
     env = dict(os.environ, JUMBA_CACHE_DIR=cache_dir)
     out = subprocess.run([sys.executable, "-c", script, lib], env=env, check=True,
                          capture_output=True, text=True).stdout

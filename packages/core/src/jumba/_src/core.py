@@ -168,11 +168,22 @@ class ShapeDtypeStruct:
 _PY_SCALARS = (bool, int, float, complex)
 
 
+# Avals of Arrays, interned (avals are immutable): an Array's aval is asked for many times
+# per transformed operation and building one costs more than this lookup.
+_ARRAY_AVALS: dict = {}
+
+
 def get_aval(x) -> ShapedArray:
     """The abstract value of anything that can be an operand."""
     if type(x) is Array:
         v = x._value
-        return ShapedArray(v.shape, v.dtype, x.weak_type)
+        key = (v.shape, v.dtype, x.weak_type)
+        aval = _ARRAY_AVALS.get(key)
+        if aval is None:
+            if len(_ARRAY_AVALS) >= 1024:
+                _ARRAY_AVALS.clear()
+            aval = _ARRAY_AVALS[key] = ShapedArray(*key)
+        return aval
     if isinstance(x, Tracer):
         return x.aval
     if isinstance(x, (np.ndarray, np.generic)):
@@ -269,7 +280,7 @@ class Primitive:
         top = state.dynamic
         level = top.level
         for a in args:
-            if isinstance(a, Tracer):
+            if type(a) in _TRACER_TYPES:
                 main = a._trace.main
                 if main.level > level:
                     top, level = main, main.level
@@ -280,19 +291,31 @@ class Primitive:
         trace = top.trace
         if trace is None:
             trace = top.trace = top.trace_type(top)
-        if len(args) == 2:  # the common case, without a comprehension's frame
+        n = len(args)
+        if n == 2:  # the common cases, without a comprehension's frame
             x, y = args
-            tracers = [x if isinstance(x, Tracer) and x._trace.main is top
-                       else trace.full_raise(x),
-                       y if isinstance(y, Tracer) and y._trace.main is top
-                       else trace.full_raise(y)]
+            if type(x) not in _TRACER_TYPES:
+                x = trace.pure(x)
+            elif x._trace.main is not top:
+                x = trace.full_raise(x)
+            if type(y) not in _TRACER_TYPES:
+                y = trace.pure(y)
+            elif y._trace.main is not top:
+                y = trace.full_raise(y)
+            tracers = [x, y]
+        elif n == 1:
+            x = args[0]
+            tracers = [x if type(x) in _TRACER_TYPES and x._trace.main is top
+                       else trace.full_raise(x)]
         else:
             tracers = [a if isinstance(a, Tracer) and a._trace.main is top
                        else trace.full_raise(a) for a in args]
         out = trace.process_primitive(self, tracers, params)
         if self.multiple_results:
             return [full_lower(o) for o in out]
-        return out.full_lower() if isinstance(out, Tracer) else out
+        if type(out) in _TRACERS_LOWERED_AS_IS:
+            return out
+        return full_lower(out)
 
     def eval(self, args, params):
         """Run the primitive on concrete operands with its NumPy implementation."""
@@ -563,6 +586,12 @@ class EvalTrace(Trace):
 _state = _TraceState()
 
 
+# Every Tracer class (`type(x) in _TRACER_TYPES` is isinstance(x, Tracer) without a call),
+# and those whose full_lower is the identity (bind returns their instances as is).
+_TRACER_TYPES: set = set()
+_TRACERS_LOWERED_AS_IS: set = set()
+
+
 class Tracer:
     """A value flowing through a transformation. Operators are installed by jumba.numpy."""
 
@@ -570,6 +599,14 @@ class Tracer:
     __slots__ = ("_trace",)
 
     aval: ShapedArray
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _TRACER_TYPES.add(cls)
+        if cls.full_lower is Tracer.full_lower:
+            _TRACERS_LOWERED_AS_IS.add(cls)
+        else:
+            _TRACERS_LOWERED_AS_IS.discard(cls)
 
     def full_lower(self):
         return self
@@ -662,10 +699,13 @@ class Var:
 
     def __init__(self, aval: ShapedArray):
         self.aval = aval
-        self.count = next(Var._counter)
+        self.count = _next_var_count()
 
     def __repr__(self):
         return f"Var({self.aval.str_short()})"
+
+
+_next_var_count = Var._counter.__next__
 
 
 class Literal:

@@ -12,7 +12,7 @@ effectful_primitives: set = set()
 
 
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
-    return dce(cse(fold_constants(closed)))
+    return dce(cse(outer_products_as_multiplies(fold_constants(closed))))
 
 
 def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
@@ -89,3 +89,53 @@ def fold_constants(closed: ClosedJaxpr, max_size: int = 1) -> ClosedJaxpr:
         eqns.append(JaxprEqn(eqn.primitive, inputs, eqn.params, eqn.outputs))
     outvars = [subst.get(v, v) if isinstance(v, Var) else v for v in jaxpr.outvars]
     return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, outvars, eqns), closed.consts)
+
+
+def outer_products_as_multiplies(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """A dot_general with no contracting dimensions (vmap of a product gives them) is a
+    broadcasting multiply: write it as broadcast_in_dim + mul, which fuse into a kernel."""
+    from jumba._src.lax.dot import _free, dot_general_p
+    from jumba._src.lax.elementwise import mul_p
+    from jumba._src.lax.structural import broadcast_in_dim_p
+
+    jaxpr = closed.jaxpr
+    eqns = []
+    changed = False
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is not dot_general_p:
+            eqns.append(eqn)
+            continue
+        (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+        x, y = eqn.inputs
+        out = eqn.outputs[0]
+        if xc or eqn.params["preferred_element_type"] not in (None, out.aval.dtype) or \
+                x.aval.dtype != out.aval.dtype or isinstance(x, Literal) or \
+                isinstance(y, Literal):
+            eqns.append(eqn)
+            continue
+        changed = True
+        nb = len(xb)
+        xf, yf = _free(x.aval.ndim, xc, xb), _free(y.aval.ndim, yc, yb)
+        # Output axes: batch, then x's free axes, then y's free axes.
+        x_pos = {a: i for i, a in enumerate(xb)} | {a: nb + i for i, a in enumerate(xf)}
+        y_pos = {a: i for i, a in enumerate(yb)} | {a: nb + len(xf) + i
+                                                    for i, a in enumerate(yf)}
+        operands = []
+        for v, pos in ((x, x_pos), (y, y_pos)):
+            # broadcast_in_dim needs increasing target axes: transpose-free when sorted.
+            dims = tuple(pos[a] for a in range(v.aval.ndim))
+            if list(dims) != sorted(dims):
+                eqns.append(eqn)
+                break
+            b = Var(out.aval.update(weak_type=v.aval.weak_type))
+            eqns.append(JaxprEqn(broadcast_in_dim_p, [v],
+                                 {"shape": out.aval.shape, "broadcast_dimensions": dims}, [b]))
+            operands.append(b)
+        else:
+            eqns.append(JaxprEqn(mul_p, operands, {}, [out]))
+            continue
+        del eqns[-1 - len(operands):-1]  # undo the broadcasts of a skipped equation
+    if not changed:
+        return closed
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns),
+                       closed.consts)

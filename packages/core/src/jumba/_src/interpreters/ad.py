@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -108,10 +109,15 @@ class JVPTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        if len(tracers) == 2:  # the common case, without comprehensions' frames
+        n = len(tracers)
+        if n == 2:  # the common cases, without comprehensions' frames
             x, y = tracers
             primals = [x.primal, y.primal]
             tangents = [x.tangent, y.tangent]
+        elif n == 1:
+            x = tracers[0]
+            primals = [x.primal]
+            tangents = [x.tangent]
         else:
             primals = [t.primal for t in tracers]
             tangents = [t.tangent for t in tracers]
@@ -162,17 +168,16 @@ def _broadcast_tangent(t, shape):
 def defjvp(primitive, *jvp_rules):
     """Per-argument JVP rules: `rule(g, *primals, **params)` gives the contribution of
     argument i's tangent g (None marks a non-differentiable argument)."""
-    primitive_jvps[primitive] = lambda p, t, **params: _jvp_by_argument(
-        primitive, jvp_rules, p, t, params, use_ans=False)
+    # A partial (no Python frame of its own): called as rule(primals, tangents, **params).
+    primitive_jvps[primitive] = functools.partial(_jvp_by_argument, primitive, jvp_rules, False)
 
 
 def defjvp2(primitive, *jvp_rules):
     """Like defjvp, with the primal output: `rule(g, ans, *primals, **params)`."""
-    primitive_jvps[primitive] = lambda p, t, **params: _jvp_by_argument(
-        primitive, jvp_rules, p, t, params, use_ans=True)
+    primitive_jvps[primitive] = functools.partial(_jvp_by_argument, primitive, jvp_rules, True)
 
 
-def _jvp_by_argument(primitive, rules, primals, tangents, params, use_ans):
+def _jvp_by_argument(primitive, rules, use_ans, primals, tangents, /, **params):
     ans = primitive.bind(*primals, **params)
     total = out_shape = None
     for rule, t in zip(rules, tangents):
@@ -183,7 +188,7 @@ def _jvp_by_argument(primitive, rules, primals, tangents, params, use_ans):
             continue
         if out_shape is None:
             out_shape = ans._value.shape if type(ans) is Array else get_aval(ans).shape
-        if term.shape != out_shape:
+        if (term._value.shape if type(term) is Array else term.aval.shape) != out_shape:
             term = _broadcast_tangent(term, out_shape)
         total = term if total is None else add_any_p.bind(total, term)
     if total is None:
@@ -307,7 +312,13 @@ def backward_pass(jaxpr, consts, args, cts_out):
             raise NotImplementedError(
                 f"Transpose rule (reverse-mode differentiation) for '{eqn.primitive.name}' "
                 "is not implemented.")
-        invals = [read_primal(v) for v in eqn.inputs]
+        invals = []  # read_primal, inlined
+        for v in eqn.inputs:
+            if type(v) is Literal:
+                invals.append(v.val)
+            else:
+                val = primal_env.get(v, _MISSING)
+                invals.append(UndefinedPrimal(v.aval) if val is _MISSING else val)
         cts_in = rule(cts, *invals, **eqn.params)
         for v, ct in zip(eqn.inputs, cts_in):  # write_cotangent, inlined
             if ct is None or type(ct) is Zero or type(v) is Literal or v in primal_env:

@@ -5,6 +5,8 @@ Output layout, as XLA: batch dimensions, then the free dimensions of lhs, then o
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from jumba._src import dtypes
@@ -34,10 +36,8 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
     bshape = [x.shape[i] for i in xb]
     xfs, yfs = [x.shape[i] for i in xf], [y.shape[i] for i in yf]
-    k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
-    m = int(np.prod(xfs, dtype=np.int64))
-    n = int(np.prod(yfs, dtype=np.int64))
-    b = int(np.prod(bshape, dtype=np.int64))
+    k = math.prod([x.shape[i] for i in xc])
+    m, n, b = math.prod(xfs), math.prod(yfs), math.prod(bshape)
     # Arrange as (batch, m, k) @ (batch, k, n): one BLAS call (or a batched loop in C).
     x3 = np.transpose(x, (*xb, *xf, *xc)).reshape(b, m, k)
     y3 = np.transpose(y, (*yb, *yc, *yf)).reshape(b, k, n)
