@@ -14,6 +14,7 @@ from jumba._src.core import Primitive, ShapedArray, get_aval
 from jumba._src.interpreters import ad, batching
 from jumba._src.interpreters.ad import is_undefined_primal
 from jumba._src.lax.structural import convert_element_type, transpose
+from jumba._src.runtime import blas
 
 dot_general_p = Primitive("dot_general")
 dot_general_p.weak_type_rule = lambda wx, wy, **params: wx and wy
@@ -32,7 +33,10 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
         # A plain matrix product: BLAS reads transposed operands in place (no copies).
         a2 = x if xc[0] == x.ndim - 1 else x.T
         b2 = y if yc[0] == 0 else y.T
-        return np.dot(a2, b2)
+        if a2.ndim == 2 and b2.ndim == 2:
+            return blas.matmul(a2, b2)
+        with blas.single_threaded(2.0 * x.size * (y.size // max(y.shape[yc[0]], 1))):
+            return np.dot(a2, b2)
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
     bshape = [x.shape[i] for i in xb]
     xfs, yfs = [x.shape[i] for i in xf], [y.shape[i] for i in yf]
@@ -54,7 +58,7 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
         # a broadcasting multiply beats a batch of tiny matmuls.
         out = np.multiply(x3, y3)
     else:
-        out = np.matmul(x3, y3)
+        out = blas.matmul(x3, y3)
     if out.dtype != out_dtype:
         out = out.astype(out_dtype)
     return out.reshape((*bshape, *xfs, *yfs))
