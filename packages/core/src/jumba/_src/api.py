@@ -103,16 +103,23 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
       `((value, aux), grad)`.
     """
     name = _fun_name(fun)
+    what = f"grad({name})"
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         if type(argnums) is int and 0 <= argnums < len(args):
             nums = (argnums,)  # the common case, without _normalize_argnums' checks
+            x = args[argnums]
+            tx = type(x)
+            if tx is Array or tx is float or tx is int or tx is complex or tx is bool:
+                # One leaf: what tree_flatten([x]) gives, without flattening.
+                flat, in_tree = [x], _ONE_LEAF_LIST
+            else:
+                flat, in_tree = tree_flatten([x])
         else:
             nums = _normalize_argnums(argnums, len(args), fun, "grad")
-        dyn = [args[i] for i in nums]
-        flat, in_tree = tree_flatten(dyn)
-        _check_operand_leaves(flat, f"grad({name})")
+            flat, in_tree = tree_flatten([args[i] for i in nums])
+        _check_operand_leaves(flat, what)
         # Python scalars enter as (weakly typed) arrays, as in JAX: the primal computation
         # then takes the eager fast paths.
         flat = [core.to_array(x) if type(x) in _PY_SCALARS else x for x in flat]
@@ -126,7 +133,11 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         aux_box = []
 
         def flat_fun(*flat_in):
-            new_args = _replace_args(args, nums, tree_unflatten(in_tree, flat_in))
+            if in_tree is _ONE_LEAF_LIST:
+                new_args = list(args)
+                new_args[nums[0]] = flat_in[0]
+            else:
+                new_args = _replace_args(args, nums, tree_unflatten(in_tree, flat_in))
             out = fun(*new_args, **kwargs)
             if has_aux:
                 out, aux = _split_aux(out, "grad", fun)
@@ -149,10 +160,10 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
         outs, f_vjp = ad.vjp_flat(flat_fun, flat)
         ans = outs[0] if isinstance(outs[0], (Array, Tracer)) else core.to_array(outs[0])
-        ct = Array(np.ones((), get_aval(ans).dtype), False)
+        ct = Array(np.array(1, get_aval(ans).dtype), False)
         grads = f_vjp([ct] + [None] * (len(outs) - 1))
         grads = [_match_input_dtype(g, x) for g, x in zip(grads, flat)]
-        g = tree_unflatten(in_tree, grads)
+        g = grads if in_tree is _ONE_LEAF_LIST else tree_unflatten(in_tree, grads)
         g = g[0] if isinstance(argnums, int) else tuple(g)
         if has_aux:
             aux = tree_unflatten(aux_box[0], outs[1:])
@@ -163,6 +174,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
 
 _PY_SCALARS = (bool, int, float, complex)
+_ONE_LEAF_LIST = tree_structure([0.0])  # the tree of [leaf]
 
 
 def _match_input_dtype(g, x):

@@ -481,10 +481,11 @@ class new_main:
 
     def __exit__(self, *exc_info):
         state = _state
-        state.stack.pop()
-        state.dynamic = self.prev_dynamic
+        stack = state.stack
+        stack.pop()
+        state.dynamic = dynamic = self.prev_dynamic
         self.main.alive = False
-        state.refresh()
+        state.eval_only = len(stack) == 1 and dynamic is stack[0]  # state.refresh()
         return False
 
 

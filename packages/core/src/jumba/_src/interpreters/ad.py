@@ -71,7 +71,8 @@ add_any_p.weak_type_rule = core.all_weak
 def _add_any_abstract_eval(x, y):
     if x.shape != y.shape:
         raise TypeError(f"add_any: shapes differ: {x.shape} and {y.shape}")
-    return x.update(weak_type=x.weak_type and y.weak_type)
+    weak = x.weak_type and y.weak_type
+    return x if weak == x.weak_type else x.update(weak_type=weak)  # avals are immutable
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,11 +82,11 @@ def _add_any_abstract_eval(x, y):
 class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent", "_aval")
 
-    def __init__(self, trace, primal, tangent):
+    def __init__(self, trace, primal, tangent, aval=None):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-        self._aval = None
+        self._aval = aval  # the primal's aval, when the caller has it (else computed lazily)
 
     @property
     def aval(self):
@@ -104,7 +105,9 @@ class JVPTrace(Trace):
     kind = "jvp/grad"
 
     def pure(self, val):
-        return JVPTracer(self, val, Zero(tangent_aval(get_aval(val))))
+        aval = get_aval(val)
+        return JVPTracer(self, val, Zero(aval if aval.dtype.kind in "fc" else tangent_aval(aval)),
+                         aval)
 
     lift = pure
 
@@ -128,7 +131,9 @@ class JVPTrace(Trace):
             out = primitive.bind(*primals, **params)
             if primitive.multiple_results:
                 return [JVPTracer(self, o, Zero(tangent_aval(get_aval(o)))) for o in out]
-            return JVPTracer(self, out, Zero(tangent_aval(get_aval(out))))
+            aval = get_aval(out)
+            return JVPTracer(
+                self, out, Zero(aval if aval.dtype.kind in "fc" else tangent_aval(aval)), aval)
         rule = primitive_jvps.get(primitive)
         if rule is None:
             raise NotImplementedError(
@@ -145,9 +150,11 @@ def jvp_flat(fun, primals, tangents, *, instantiate=True):
         trace = main.trace = JVPTrace(main)
         tracers_in = [JVPTracer(trace, x, t) for x, t in zip(primals, tangents)]
         outs = fun(*tracers_in)
-        tracers_out = [trace.full_raise(o) for o in outs]
-        primals_out = [core.full_lower(t.primal) for t in tracers_out]
-        tangents_out = [t.tangent for t in tracers_out]
+        primals_out, tangents_out = [], []
+        for o in outs:  # one loop, no comprehensions: this runs on every grad call
+            t = trace.full_raise(o)
+            primals_out.append(core.full_lower(t.primal))
+            tangents_out.append(t.tangent)
     if instantiate:
         tangents_out = [instantiate_zeros(t) for t in tangents_out]
     return primals_out, tangents_out
@@ -188,7 +195,9 @@ def _jvp_by_argument(primitive, rules, use_ans, primals, tangents, /, **params):
             continue
         if out_shape is None:
             out_shape = ans._value.shape if type(ans) is Array else get_aval(ans).shape
-        if (term._value.shape if type(term) is Array else term.aval.shape) != out_shape:
+        tt = type(term)
+        if (term._value.shape if tt is Array else term.aval.shape if tt in core._TRACER_TYPES
+                else term.shape) != out_shape:
             term = _broadcast_tangent(term, out_shape)
         total = term if total is None else add_any_p.bind(total, term)
     if total is None:
@@ -239,14 +248,20 @@ def linearize_flat(fun, primals):
     Returns (primals_out, linear_jaxpr, diff_mask) where the jaxpr takes one tangent per
     differentiable (inexact) input and returns one tangent per output.
     """
-    avals = [get_aval(p) for p in primals]
-    diff_mask = [dtypes.is_inexact(a.dtype) for a in avals]
     builder = pe.JaxprBuilder("linearized", kind="linearize")
     with core.new_main(pe.DynamicJaxprTrace, builder, kind="linearize") as main:
         trace = main.trace = pe.DynamicJaxprTrace(main)
-        tangent_tracers = [trace.new_arg(a) for a, d in zip(avals, diff_mask) if d]
-        it = iter(tangent_tracers)
-        tangents = [next(it) if d else Zero(tangent_aval(a)) for a, d in zip(avals, diff_mask)]
+        diff_mask, tangent_tracers, tangents = [], [], []
+        for p in primals:  # one loop, no comprehensions: this runs on every grad call
+            a = get_aval(p)
+            d = dtypes.is_inexact(a.dtype)
+            diff_mask.append(d)
+            if d:
+                t = trace.new_arg(a)
+                tangent_tracers.append(t)
+                tangents.append(t)
+            else:
+                tangents.append(Zero(tangent_aval(a)))
         primals_out, tangents_out = jvp_flat(fun, primals, tangents, instantiate=True)
         out_tracers = [trace.full_raise(t) for t in tangents_out]
         jaxpr = builder.build(tangent_tracers, out_tracers)

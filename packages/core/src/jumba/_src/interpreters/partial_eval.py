@@ -65,14 +65,7 @@ class JaxprBuilder:
         return t.var
 
     def const_tracer(self, trace, val) -> DynamicJaxprTracer:
-        t = self.const_tracers.get(id(val))
-        if t is None:
-            aval = get_aval(val)
-            var = Var(aval)
-            t = self.const_tracers[id(val)] = DynamicJaxprTracer(trace, aval, var)
-            self.constvar_vals[var] = val
-            self.consts_alive.append(val)  # keep the constant alive: its id is a key
-        return t
+        return trace.pure(val)  # DynamicJaxprTrace.pure holds the logic (hot path)
 
     def build(self, in_tracers, out_tracers) -> ClosedJaxpr:
         invars = [t.var for t in in_tracers]
@@ -139,20 +132,35 @@ class DynamicJaxprTrace(Trace):
         return self.main.global_data
 
     def new_arg(self, aval) -> DynamicJaxprTracer:
-        t = self.builder.new_tracer(self, aval)
-        self.builder.invars.append(t.var)
+        builder = self.main.global_data
+        t = builder.new_tracer(self, aval)
+        builder.invars.append(t.var)
         return t
 
     def pure(self, val):
-        return self.main.global_data.const_tracer(self, val)
+        # JaxprBuilder.const_tracer, inlined (a residual of every linearized operation).
+        builder = self.main.global_data
+        t = builder.const_tracers.get(id(val))
+        if t is None:
+            aval = get_aval(val)
+            var = Var(aval)
+            t = builder.const_tracers[id(val)] = DynamicJaxprTracer(self, aval, var)
+            builder.constvar_vals[var] = val
+            builder.consts_alive.append(val)  # keep the constant alive: its id is a key
+        return t
 
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
-        if len(tracers) == 2:  # the common case, without comprehensions' frames
+        n = len(tracers)
+        if n == 2:  # the common cases, without comprehensions' frames
             x, y = tracers
             avals_out = primitive.abstract_eval(x.aval, y.aval, **params)
             invars = [x.var, y.var]
+        elif n == 1:
+            x = tracers[0]
+            avals_out = primitive.abstract_eval(x.aval, **params)
+            invars = [x.var]
         else:
             avals_out = primitive.abstract_eval(*[t.aval for t in tracers], **params)
             invars = [t.var for t in tracers]

@@ -141,7 +141,7 @@ ad.defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
 
 
 def _mul_transpose(ct, x, y):
-    if is_undefined_primal(x):
+    if type(x) is ad.UndefinedPrimal:  # is_undefined_primal(x), inlined
         return [unbroadcast(mul(ct, y), x.aval.shape), None]
     return [None, unbroadcast(mul(x, ct), y.aval.shape)]
 
@@ -161,7 +161,10 @@ def _int_operands(x, y):
 
 
 def _div_impl(x, y):
-    if x.dtype.kind in "iu":
+    kind = x.dtype.kind
+    if kind in "fc":  # first: the common case (a dtype comparison costs as much as a divide)
+        return np.divide(x, y)
+    if kind in "iu":
         zero, overflow, safe_y = _int_operands(x, y)
         # C division (round toward zero): floor division corrected where signs differ.
         q = np.floor_divide(x, safe_y)

@@ -140,7 +140,8 @@ def _binary_fast(x, y):
     if type(x) is Array and type(y) is Array and x._value.dtype == y._value.dtype and \
             x.weak_type == y.weak_type:
         return x, y
-    return promote_dtypes(x, y)
+    out = _promote2_fast(x, y)  # promote_dtypes' own fast path, without its frame
+    return promote_dtypes(x, y) if out is None else out
 
 
 # ---------------------------------------------------------------------------------------
