@@ -212,3 +212,22 @@ def test_import_jumba_does_not_import_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_clear_caches_forgets_programs_and_kernels(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUMBA_CACHE_DIR", str(tmp_path))
+    traces = []
+
+    def f(x):
+        traces.append(1)
+        return jnp.sin(x) * 2.0 + 1.0
+
+    x = np.ones(4, np.float32)
+    with jb.config_context(jumba_compile="eager"):
+        jf = jb.jit(f)
+        jf(x)
+        assert list((tmp_path / "kernels").glob("k_*.py"))
+        jb.clear_caches()
+        assert not (tmp_path / "kernels").exists()
+        np.testing.assert_allclose(np.asarray(jf(x)), np.sin(x) * 2 + 1, rtol=1e-6)
+    assert len(traces) == 2

@@ -47,7 +47,7 @@ from jumba._src.core import (  # noqa: E402  # noqa: E402
     TracerIntegerConversionError,
     UnexpectedTracerError,
 )
-from jumba._src.jit import jit  # noqa: E402
+from jumba._src.jit import clear_caches, jit  # noqa: E402
 from jumba._src.lax import lowering_rules as _lowering_rules  # noqa: E402, F401
 from jumba._src.numpy import array_methods as _array_methods  # noqa: E402, F401
 from jumba._src.runtime.devices import (  # noqa: E402

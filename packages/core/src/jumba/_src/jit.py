@@ -12,6 +12,7 @@ import functools
 import inspect
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -173,6 +174,7 @@ class Jitted:
         self._by_arrays: dict = {}
         self._plain = not self._static_argnums and not self._static_argnames
         self._lock = threading.Lock()
+        _all_jitted.add(self)
 
     # -- the call path ----------------------------------------------------------------
 
@@ -438,6 +440,19 @@ def _resolve_static(sig, static_argnums, static_argnames, name):
                 names = names + (positional[i],)
         nums = tuple(i % len(positional) if i < 0 and positional else i for i in nums)
     return frozenset(nums), frozenset(names)
+
+
+_all_jitted: weakref.WeakSet = weakref.WeakSet()
+
+
+def clear_caches():
+    """Forget every traced program (all jitted functions retrace on their next call) and
+    delete the on-disk kernel cache (kernels recompile when next needed)."""
+    from jumba._src.compiler import kernel_cache
+
+    for f in list(_all_jitted):
+        f.clear_cache()
+    kernel_cache.clear()
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),

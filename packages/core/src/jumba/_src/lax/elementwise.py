@@ -186,8 +186,9 @@ def _rem_impl(x, y):
 
 
 div_p = standard_op("div", _div_impl, nargs=2)
+# d(x/y)/dy = -ans/y: the factor is computed on primals, so only one tangent op is staged.
 ad.defjvp2(div_p, lambda g, ans, x, y: div(g, y),
-           lambda g, ans, x, y: neg(mul(g, div(ans, y))))
+           lambda g, ans, x, y: mul(g, neg(div(ans, y))))
 ad.primitive_transposes[div_p] = lambda ct, x, y: [
     unbroadcast(div(ct, y), x.aval.shape), None]
 
