@@ -19,6 +19,12 @@ from jumba._src.compiler.tier1 import Tier1Executable
 pytestmark = pytest.mark.numba
 
 
+@pytest.fixture(autouse=True)
+def _kernels_for_small_programs(monkeypatch):
+    # These tests use small arrays; by default groups that small run with NumPy.
+    monkeypatch.setattr(fusion, "MIN_KERNEL_SIZE", 0)
+
+
 def _tier1(f, *args):
     closed = passes.optimize(jb.make_jaxpr(f)(*args))
     return closed, Tier1Executable(closed, getattr(f, "__name__", "fun"))
@@ -231,3 +237,11 @@ def test_clear_caches_forgets_programs_and_kernels(tmp_path, monkeypatch):
         assert not (tmp_path / "kernels").exists()
         np.testing.assert_allclose(np.asarray(jf(x)), np.sin(x) * 2 + 1, rtol=1e-6)
     assert len(traces) == 2
+
+
+def test_small_groups_run_with_numpy(monkeypatch):
+    monkeypatch.setattr(fusion, "MIN_KERNEL_SIZE", 4096)
+    small = passes.optimize(jb.make_jaxpr(lambda x: jnp.tanh(x) * 2.0)(np.ones(100, np.float32)))
+    big = passes.optimize(jb.make_jaxpr(lambda x: jnp.tanh(x) * 2.0)(np.ones(5000, np.float32)))
+    assert not any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(small.jaxpr))
+    assert any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(big.jaxpr))

@@ -11,11 +11,17 @@ outside the group was computed before the group's first equation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from jumba._src.compiler.lowering import reduction_rules, scalar_rules
 from jumba._src.core import Jaxpr, JaxprEqn, Literal, Var
 from jumba._src.lax.structural import broadcast_in_dim_p
+
+
+# Groups over fewer elements run op by op with NumPy: a few microseconds per call, against
+# a compilation per kernel. Tests of the compiler lower it to 0.
+MIN_KERNEL_SIZE = 4096
 
 
 @dataclass
@@ -103,9 +109,20 @@ def partition(jaxpr: Jaxpr) -> list:
 
     _assign_interfaces(jaxpr, groups, group_of)
     ordered = _schedule(nodes, group_of)
-    # A one-equation group gains nothing from a kernel: run it with NumPy.
-    return [n.eqns[0] if isinstance(n, FusedGroup) and len(n.eqns) == 1 else n
-            for n in ordered]
+    # A one-equation group gains nothing from a kernel, and a small one not enough to pay
+    # for its compilation (~0.4 s): run those with NumPy.
+    out = []
+    for n in ordered:
+        if isinstance(n, FusedGroup) and (len(n.eqns) == 1 or _loop_size(n) < MIN_KERNEL_SIZE):
+            out.extend(n.eqns)
+        else:
+            out.append(n)
+    return out
+
+
+def _loop_size(group: FusedGroup) -> int:
+    shape = group.reduction.inputs[0].aval.shape if group.reduction is not None else group.shape
+    return math.prod(shape)
 
 
 def _assign_interfaces(jaxpr, groups, group_of):
