@@ -98,6 +98,18 @@ _STATE = core._state
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
+_new = object.__new__
+_ndarray = np.ndarray
+
+
+def _wrap(out, weak):
+    """Array(out, weak) without the call to __init__ (the hot end of every fast path)."""
+    a = _new(Array)
+    a._value = out if type(out) is _ndarray else np.asarray(out)
+    a.weak_type = weak
+    return a
+
+
 def _fast_binary(prim, slow, *, reflected=False, inexact_only=False):
     ufunc = isinstance(prim.impl, np.ufunc)  # takes Python scalars as NEP 50 weak values
 
@@ -114,7 +126,7 @@ def _fast_binary(prim, slow, *, reflected=False, inexact_only=False):
                         out = prim.impl(yv, xv) if reflected else prim.impl(xv, yv)
                     except Exception:
                         return slow(self, other)
-                    return Array(out, self.weak_type)
+                    return _wrap(out, self.weak_type)
             elif (t is float or t is int) and not self.weak_type:
                 dt = xv.dtype
                 kind = dt.kind
@@ -127,7 +139,7 @@ def _fast_binary(prim, slow, *, reflected=False, inexact_only=False):
                         out = prim.impl(y, xv) if reflected else prim.impl(xv, y)
                     except Exception:
                         return slow(self, other)
-                    return Array(out, False)
+                    return _wrap(out, False)
         return slow(self, other)
 
     op.__name__ = slow.__name__ if hasattr(slow, "__name__") else prim.name
@@ -140,7 +152,7 @@ def _fast_neg(self):
             out = ew.neg_p.impl(self._value)
         except Exception:
             return jnp.negative(self)
-        return Array(out, self.weak_type)
+        return _wrap(out, self.weak_type)
     return jnp.negative(self)
 
 
