@@ -387,3 +387,53 @@ def axis_kwargs(shape, *, allow_tuple=True, allow_none=True, allow_empty=True):
                 lambda axes: st.permutations(axes).map(
                     lambda p: tuple(a - nd if i % 2 else a for i, a in enumerate(p)))))
     return st.one_of(*options)
+
+
+# ---------------------------------------------------------------------------------------
+# The five checks as test functions, for a module's table of specs
+
+
+def table_tests(specs, *, examples=(12, 3, 4, 2, 3), by_dtype=True,
+                vmap_specs=None) -> dict:
+    """Test functions running the five checks over `specs`, to add to a test module with
+    `globals().update(table_tests(SPECS))`.
+
+    Args:
+      specs: the module's OpSpecs.
+      examples: hypothesis examples for (numpy, jit, vmap, grads, x64).
+      by_dtype: parametrize over every dtype of each spec (else its first dtype only).
+      vmap_specs: the specs whose vmap is checked (default: those with `vmap=True`).
+    """
+    import pytest
+    from hypothesis import given, settings
+
+    n_numpy, n_jit, n_vmap, n_grads, n_x64 = examples
+    vmap_specs = [s for s in specs if s.vmap] if vmap_specs is None else vmap_specs
+    grad_specs = [s for s in specs if s.grad_order is not None]
+
+    def cases(ss):
+        return [pytest.param(s, np.dtype(dt), id=f"{s.name}-{np.dtype(dt).name}")
+                for s in ss for dt in (s.dtypes if by_dtype else s.dtypes[:1])]
+
+    def table(check, ss, n):
+        @pytest.mark.parametrize("spec,dtype", cases(ss))
+        @settings(max_examples=n, deadline=None)
+        @given(data=st.data())
+        def test(spec, dtype, data):
+            check(spec, data, dtype)
+
+        return test
+
+    @pytest.mark.parametrize("spec", grad_specs, ids=[s.name for s in grad_specs])
+    @settings(max_examples=n_grads, deadline=None)
+    @given(data=st.data())
+    def test_grads(spec, data):
+        check_spec_grads(spec, data)
+
+    return {
+        "test_agrees_with_numpy": table(check_numpy, specs, n_numpy),
+        "test_jit_equals_eager": table(check_jit, specs, n_jit),
+        "test_vmap_equals_loop": table(check_vmap, vmap_specs, n_vmap),
+        "test_grads": test_grads,
+        "test_x64": table(check_x64, specs, n_x64),
+    }

@@ -3,7 +3,6 @@ dtypes are static keywords), then default dtypes and weak types as JAX's."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -11,12 +10,7 @@ import jumba as jb
 import jumba.numpy as jnp
 from tests.core.numpy_checks import (
     OpSpec,
-    check_jit,
-    check_numpy,
-    check_spec_grads,
-    check_vmap,
-    check_x64,
-    ids,
+    table_tests,
 )
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
@@ -119,44 +113,7 @@ SPECS = [
 GRAD_SPECS = [s for s in SPECS if s.grad_order is not None]
 
 
-def _cases(specs):
-    return [pytest.param(s, dt, id=f"{s.name}-{np.dtype(dt).name}")
-            for s in specs for dt in s.dtypes]
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=15)
-@given(data=st.data())
-def test_agrees_with_numpy(spec, dtype, data):
-    check_numpy(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=4)
-@given(data=st.data())
-def test_jit_equals_eager(spec, dtype, data):
-    check_jit(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec,dtype", _cases([s for s in SPECS if s.nargs]))
-@settings(max_examples=4)
-@given(data=st.data())
-def test_vmap_equals_loop(spec, dtype, data):
-    check_vmap(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec", GRAD_SPECS, ids=ids(GRAD_SPECS))
-@settings(max_examples=3)
-@given(data=st.data())
-def test_grads(spec, data):
-    check_spec_grads(spec, data)
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=4)
-@given(data=st.data())
-def test_x64(spec, dtype, data):
-    check_x64(spec, data, dtype)
+globals().update(table_tests(SPECS, examples=(15, 4, 4, 3, 4)))
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ keepdims, where=, dtype=, initial= and ddof drawn per example; then JAX's conven
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jumba as jb
@@ -14,12 +13,7 @@ from tests.core.numpy_checks import (
     NUMERIC,
     OpSpec,
     axis_kwargs,
-    check_jit,
-    check_numpy,
-    check_spec_grads,
-    check_vmap,
-    check_x64,
-    ids,
+    table_tests,
     uniform,
 )
 
@@ -118,44 +112,7 @@ SPECS = [
 GRAD_SPECS = [s for s in SPECS if s.grad_order is not None]
 
 
-def _cases(specs):
-    return [pytest.param(s, dt, id=f"{s.name}-{np.dtype(dt).name}")
-            for s in specs for dt in s.dtypes]
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=25)
-@given(data=st.data())
-def test_agrees_with_numpy(spec, dtype, data):
-    check_numpy(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=5)
-@given(data=st.data())
-def test_jit_equals_eager(spec, dtype, data):
-    check_jit(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=5)
-@given(data=st.data())
-def test_vmap_equals_loop(spec, dtype, data):
-    check_vmap(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec", GRAD_SPECS, ids=ids(GRAD_SPECS))
-@settings(max_examples=4)
-@given(data=st.data())
-def test_grads(spec, data):
-    check_spec_grads(spec, data)
-
-
-@pytest.mark.parametrize("spec,dtype", _cases(SPECS))
-@settings(max_examples=5)
-@given(data=st.data())
-def test_x64(spec, dtype, data):
-    check_x64(spec, data, dtype)
+globals().update(table_tests(SPECS, examples=(25, 5, 5, 4, 5)))
 
 
 # ---------------------------------------------------------------------------------------

@@ -691,17 +691,19 @@ def test_lower_accepts_shape_dtype_structs():
     assert "a:f32[3]" in text and "reduce_sum" in text
 
 
-def test_partial_eval_known_outputs_and_backward_pass_constants():
-    # A known (constant) output of a partially evaluated function becomes a constant.
+def test_staged_known_outputs_and_backward_pass_constants():
+    # A known (constant) output of a staged linear function (as linearize stages tangents)
+    # becomes a constant of the Jaxpr.
     from jumba._src import core
     from jumba._src.interpreters import ad
     from jumba._src.interpreters import partial_eval as pe
 
-    with core.new_main(pe.PartialEvalTrace) as main:
-        trace = pe.PartialEvalTrace(main)
-        t_in = trace.new_arg(pe.PartialVal.unknown(core.ShapedArray((2,), np.float32)))
+    builder = pe.JaxprBuilder("linearized", kind="linearize")
+    with core.new_main(pe.DynamicJaxprTrace, builder, kind="linearize") as main:
+        trace = pe.DynamicJaxprTrace(main)
+        t_in = trace.new_arg(core.ShapedArray((2,), np.float32))
         known = trace.pure(jnp.ones(2))
-        closed = pe.tracers_to_jaxpr([t_in], [known, t_in])
+        closed = builder.build([t_in], [known, t_in])
     outs = core.eval_jaxpr(closed.jaxpr, closed.consts, jnp.zeros(2))
     close(outs[0], [1, 1])
     close(outs[1], [0, 0])

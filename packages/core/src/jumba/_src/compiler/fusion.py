@@ -18,7 +18,6 @@ from jumba._src.compiler.lowering import reduction_rules, scalar_rules
 from jumba._src.core import Jaxpr, JaxprEqn, Literal, Var
 from jumba._src.lax.structural import broadcast_in_dim_p
 
-
 # Groups over fewer elements run op by op with NumPy: a few microseconds per call, against
 # a compilation per kernel. Tests of the compiler lower it to 0.
 MIN_KERNEL_SIZE = 4096

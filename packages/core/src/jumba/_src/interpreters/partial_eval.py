@@ -1,15 +1,15 @@
-"""Tracing to a Jaxpr.
+"""Tracing to a Jaxpr: `DynamicJaxprTrace` records primitive applications in order.
 
-Two interpreters:
-- `DynamicJaxprTrace` stages every primitive into a Jaxpr (make_jaxpr, jit). It is pushed as
-  the *dynamic* trace, so even operations on constants are staged.
-- `PartialEvalTrace` evaluates what is known and stages only what depends on unknown
-  inputs; `linearize` uses it to split a JVP into primal values and a linear Jaxpr.
+Pushed as the *dynamic* trace (make_jaxpr, jit), it stages everything, operations on
+constants included. Pushed as an ordinary trace (`ad.linearize_flat`), it stages only the
+operations that touch its tracers — the tangents — while everything else is computed; the
+computed values the staged operations use become the Jaxpr's constants (JAX's "direct
+linearize", which needs no separate partial-evaluation interpreter).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -19,16 +19,12 @@ from jumba._src.core import (
     Jaxpr,
     JaxprEqn,
     Literal,
-    ShapedArray,
     Trace,
     Tracer,
     Var,
     get_aval,
 )
 from jumba._src.runtime.array import Array
-
-# Custom partial-evaluation rules (control flow, custom derivatives) by primitive.
-partial_eval_rules: dict = {}
 
 # ---------------------------------------------------------------------------------------
 # Staging everything: the dynamic Jaxpr trace
@@ -184,173 +180,3 @@ def trace_to_jaxpr(fun, in_avals, *, fun_name="fun", arg_names=None, kind="jit")
         out_tracers = [trace.full_raise(o) for o in outs]
         closed = builder.build(in_tracers, out_tracers)
     return closed
-
-
-# ---------------------------------------------------------------------------------------
-# Partial evaluation: known values are computed, unknown ones staged
-
-
-class PartialVal(NamedTuple):
-    aval: ShapedArray
-    const: Any  # None when unknown
-
-    @classmethod
-    def known(cls, val):
-        return cls(get_aval(val), val)
-
-    @classmethod
-    def unknown(cls, aval):
-        return cls(aval, None)
-
-    @property
-    def is_known(self):
-        return self.const is not None
-
-
-class _LambdaBinding(NamedTuple):
-    pass
-
-
-class _ConstRecipe(NamedTuple):
-    val: Any
-
-
-class _EqnRecipe(NamedTuple):
-    primitive: Any
-    tracers_in: list
-    params: dict
-    avals_out: list
-    tracer_refs_out: list
-
-
-class PartialEvalTracer(Tracer):
-    __slots__ = ("pval", "recipe")
-
-    def __init__(self, trace, pval: PartialVal, recipe):
-        self._trace = trace
-        self.pval = pval
-        self.recipe = recipe
-
-    aval = property(lambda self: self.pval.aval)
-
-    def full_lower(self):
-        if self.pval.is_known:
-            return core.full_lower(self.pval.const)
-        return self
-
-    def concrete_value(self):
-        c = self.pval.const
-        if c is None:
-            return None
-        return c.concrete_value() if isinstance(c, Tracer) else c
-
-
-class PartialEvalTrace(Trace):
-    kind = "linearize"
-
-    def new_arg(self, pval: PartialVal) -> PartialEvalTracer:
-        return PartialEvalTracer(self, pval, _LambdaBinding())
-
-    def pure(self, val):
-        return PartialEvalTracer(self, PartialVal.known(val), None)
-
-    lift = pure
-
-    def instantiate_const(self, tracer: PartialEvalTracer) -> PartialEvalTracer:
-        if tracer.pval.is_known:
-            return PartialEvalTracer(self, PartialVal.unknown(tracer.aval),
-                                     _ConstRecipe(tracer.pval.const))
-        return tracer
-
-    def process_primitive(self, primitive, tracers, params):
-        if all(t.pval.is_known for t in tracers):
-            return primitive.bind(*[t.pval.const for t in tracers], **params)
-        rule = partial_eval_rules.get(primitive)
-        if rule is not None:
-            return rule(self, tracers, **params)
-        return self.default_process_primitive(primitive, tracers, params)
-
-    def default_process_primitive(self, primitive, tracers, params):
-        tracers_in = [self.instantiate_const(t) for t in tracers]
-        avals_out = primitive.abstract_eval(*[t.aval for t in tracers_in], **params)
-        if not primitive.multiple_results:
-            avals_out = [avals_out]
-        outs = [PartialEvalTracer(self, PartialVal.unknown(a), None) for a in avals_out]
-        recipe = _EqnRecipe(primitive, tracers_in, params, avals_out, outs)
-        for t in outs:
-            t.recipe = recipe
-        return outs if primitive.multiple_results else outs[0]
-
-
-def tracers_to_jaxpr(tracers_in, tracers_out) -> ClosedJaxpr:
-    """Build the Jaxpr of the unknown computation from the recipes of partial evaluation."""
-    tracer_to_var: dict[int, Var] = {id(t): Var(t.aval) for t in tracers_in}
-    constvars: dict[int, Var] = {}
-    constvals: list = []
-    const_varlist: list[Var] = []
-    eqns: list[JaxprEqn] = []
-    processed: set[int] = set()
-
-    def const_var(t, val):
-        var = constvars.get(id(val))
-        if var is None:
-            var = constvars[id(val)] = Var(t.aval)
-            const_varlist.append(var)
-            constvals.append(val)
-        tracer_to_var[id(t)] = var
-
-    for t in _toposort(tracers_out):
-        recipe = t.recipe
-        if id(t) in tracer_to_var and not isinstance(recipe, _EqnRecipe):
-            continue
-        if recipe is None and t.pval.is_known:
-            const_var(t, t.pval.const)  # a known output: it becomes a constant of the jaxpr
-        elif isinstance(recipe, _LambdaBinding):
-            if id(t) not in tracer_to_var:
-                raise core.UnexpectedTracerError(
-                    "A tangent from another linearization (an enclosing jvp/linearize/grad "
-                    "or one that has finished) reached this one. Pass the value in as an "
-                    "argument of the differentiated function instead of closing over it.")
-        elif isinstance(recipe, _ConstRecipe):
-            const_var(t, recipe.val)
-        elif isinstance(recipe, _EqnRecipe):
-            if id(recipe) in processed:
-                continue
-            processed.add(id(recipe))
-            outvars = [Var(a) for a in recipe.avals_out]
-            for ref, v in zip(recipe.tracer_refs_out, outvars):
-                tracer_to_var[id(ref)] = v
-            eqns.append(JaxprEqn(recipe.primitive, [tracer_to_var[id(x)] for x in
-                                                    recipe.tracers_in], recipe.params, outvars))
-        else:
-            raise TypeError(f"unexpected recipe {recipe!r}")
-    jaxpr = Jaxpr(const_varlist, [tracer_to_var[id(t)] for t in tracers_in],
-                  [tracer_to_var[id(t)] for t in tracers_out], eqns)
-    return ClosedJaxpr(jaxpr, constvals)
-
-
-def _parents(t):
-    r = t.recipe
-    return r.tracers_in if isinstance(r, _EqnRecipe) else []
-
-
-def _toposort(out_nodes):
-    """Nodes in dependency order (parents first), iteratively to survive long chains."""
-    order, seen = [], set()
-    for root in out_nodes:
-        if id(root) in seen:
-            continue
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for p in _parents(node):
-                if id(p) not in seen:
-                    stack.append((p, False))
-    return order
