@@ -29,6 +29,10 @@ def _declared_primitives() -> dict[str, core.Primitive]:
             if isinstance(value, core.Primitive):
                 found[value.name] = value
     found[ad.add_any_p.name] = ad.add_any_p
+    # Primitives of the transformations outside lax (custom rules, remat, debugging).
+    for name in ("custom_derivatives", "checkpoint", "debugging"):
+        mod = importlib.import_module(f"jumba._src.{name}")
+        found.update({v.name: v for v in vars(mod).values() if isinstance(v, core.Primitive)})
     return found
 
 
@@ -49,9 +53,13 @@ LINEAR = {
     # dot and convolution
     "dot_general", "conv_general_dilated",
     # linalg, fft
-    "triangular_solve", "fft",
+    "triangular_solve", "permute_rows", "fft",
+    # control flow (their tangent forms are linear in the tangent operands)
+    "cond", "scan",
     # collectives
     "psum", "all_gather", "ppermute", "all_to_all",
+    # custom derivatives and remat (linear in their tangent operands)
+    "custom_lin", "remat_lin", "name",
 }
 
 NAMES = sorted(PRIMITIVES)

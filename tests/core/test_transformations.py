@@ -712,3 +712,11 @@ def test_staged_known_outputs_and_backward_pass_constants():
                              [ad.UndefinedPrimal(core.ShapedArray((2,), np.float32))],
                              [jnp.ones(2), jnp.full(2, 3.0)])
     close(ct, [3, 3])
+
+
+def test_vmap_of_add_any_with_an_unbatched_operand():
+    # Tangent sums (add_any) take operands of one shape: vmap broadcasts the unbatched one.
+    from jumba._src.interpreters import ad
+
+    f = jb.jit(jb.vmap(lambda x, y: ad.add_any_p.bind(x, y), in_axes=(0, None)))
+    close(f(jnp.ones((3, 2)), jnp.arange(2.0)), [[1, 2]] * 3)

@@ -1,7 +1,35 @@
 """jumba.lax: the primitives, as jax.lax."""
 
 from jumba._src.lax.ad_util import stop_gradient  # noqa: F401
+from jumba._src.lax.complex import complex, conj, imag, real  # noqa: A004, F401
+from jumba._src.lax.fft import FftType, fft  # noqa: F401
+from jumba._src.lax.control_flow import (  # noqa: F401
+    associative_scan,
+    cond,
+    fori_loop,
+    map,
+    scan,
+    switch,
+    while_loop,
+)
 from jumba._src.lax.dot import dot_general  # noqa: F401
+from jumba._src.lax.cumulative_extrema import (  # noqa: F401
+    cumlogsumexp,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+)
+from jumba._src.lax.convolution import (  # noqa: F401
+    ConvDimensionNumbers,
+    conv,
+    conv_dimension_numbers,
+    conv_general_dilated,
+    conv_general_permutations,
+    conv_transpose,
+    conv_with_general_padding,
+    padtype_to_pads,
+)
 from jumba._src.lax.elementwise import (  # noqa: F401
     abs,
     acos,
@@ -23,6 +51,7 @@ from jumba._src.lax.elementwise import (  # noqa: F401
     div,
     eq,
     erf,
+    erf_inv,
     exp,
     exp2,
     expm1,
@@ -89,6 +118,28 @@ from jumba._src.lax.slicing import (  # noqa: F401
     scatter_sub,
     slice_in_dim,
 )
+from jumba._src.lax.sorting import argsort, sort, sort_key_val, top_k  # noqa: F401
+from jumba._src.lax.windowed import (  # noqa: F401
+    reduce_window,
+    reduce_window_max,
+    reduce_window_min,
+    reduce_window_shape_tuple,
+    reduce_window_sum,
+)
+from jumba._src.lax.special import (  # noqa: F401
+    bessel_i0e,
+    bessel_i1e,
+    betainc,
+    digamma,
+    erfc,
+    igamma,
+    igamma_grad_a,
+    igammac,
+    lgamma,
+    polygamma,
+    random_gamma_grad,
+    zeta,
+)
 from jumba._src.lax.structural import (  # noqa: F401
     broadcast,
     broadcast_in_dim,
@@ -118,3 +169,6 @@ def clamp(min, x, max):  # noqa: A002, F811 (JAX's parameter names)
     from jumba._src.lax import elementwise as _ew
 
     return _ew.min(_ew.max(x, min), max)
+
+
+from jumba.lax import linalg  # noqa: E402, F401  (as jax.lax.linalg)
