@@ -23,6 +23,10 @@ echo "== peers: numpy, jax, jaxlib, autograd"
 "${pip[@]}" --upgrade pip
 "${pip[@]}" numpy jax jaxlib autograd
 
+# Optax on JAX: the peer of jumba_optim (benchmarks/bench_optim.py).
+echo "== peer: optax"
+"${pip[@]}" optax
+
 # Only this exact version: it is the CPU wheel; any other version would pull
 # a multi-GB CUDA build.
 echo "== peer: torch==2.13.0 (CPU)"

@@ -241,8 +241,9 @@ def assert_allclose(actual, expected, tol, *, what="", check_dtype=True):
     if check_dtype:
         assert a.dtype == e.dtype, f"{what}: dtype {a.dtype} != expected {e.dtype}"
     assert a.shape == e.shape, f"{what}: shape {a.shape} != expected {e.shape}"
-    if a.dtype.kind == "f" or e.dtype.kind == "f":
-        np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=tol,
+    if a.dtype.kind in "fc" or e.dtype.kind in "fc":
+        wide = np.complex128 if "c" in (a.dtype.kind, e.dtype.kind) else np.float64
+        np.testing.assert_allclose(a.astype(wide), e.astype(wide), rtol=tol,
                                    atol=tol, equal_nan=True, err_msg=what)
     else:
         np.testing.assert_array_equal(a, e, err_msg=what)
@@ -290,7 +291,7 @@ def _compare_outputs(spec, arrays, kwargs, out, expected, dtype):
                 f"{what}: dtype {np.asarray(o).dtype}, expected {want}"
         # A reference computed in 32 bits is only as exact as 32 bits, x64 or not.
         tol_dtype = e.dtype if e.dtype.kind == "f" and e.dtype.itemsize < 8 else dtype
-        assert_allclose(o, e.astype(np.asarray(o).dtype) if e.dtype.kind != "f" else e,
+        assert_allclose(o, e.astype(np.asarray(o).dtype) if e.dtype.kind not in "fc" else e,
                         _tol(spec, tol_dtype), what=what, check_dtype=False)
 
 

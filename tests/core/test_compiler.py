@@ -245,3 +245,15 @@ def test_small_groups_run_with_numpy(monkeypatch):
     big = passes.optimize(jb.make_jaxpr(lambda x: jnp.tanh(x) * 2.0)(np.ones(5000, np.float32)))
     assert not any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(small.jaxpr))
     assert any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(big.jaxpr))
+
+
+def test_independent_chains_are_not_merged():
+    # Two leaves' updates (as an optimizer over a pytree makes): one loop each, not one
+    # loop over every leaf's streams.
+    def f(a, b):
+        return jnp.tanh(a) * 2.0 + 1.0, jnp.exp(b) * 3.0 - 1.0
+
+    x = np.ones((64, 64), np.float32)
+    closed = passes.optimize(jb.make_jaxpr(f)(x, x + 1))
+    groups = [n for n in fusion.partition(closed.jaxpr) if isinstance(n, fusion.FusedGroup)]
+    assert len(groups) == 2

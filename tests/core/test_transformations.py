@@ -720,3 +720,9 @@ def test_vmap_of_add_any_with_an_unbatched_operand():
 
     f = jb.jit(jb.vmap(lambda x, y: ad.add_any_p.bind(x, y), in_axes=(0, None)))
     close(f(jnp.ones((3, 2)), jnp.arange(2.0)), [[1, 2]] * 3)
+
+
+def test_jvp_with_python_scalar_tangents():
+    p, t = jb.jvp(lambda x, y: x * y + 3.0, (1.0, 2.0), (1.0, 0.5))
+    close(p, 5.0)
+    close(t, 2.5)

@@ -11,9 +11,11 @@ import warnings as _warnings
 # Floating-point events in NumPy implementations (log(0) = -inf, overflow = inf) are
 # results, not warnings, as in JAX.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"jumba\._src(\..*)?$")
-_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"<jumba tier0")
 
-from jumba import lax, numpy, tree, tree_util  # noqa: E402  # noqa: E402
+from jumba import debug, lax, numpy, tree, tree_util  # noqa: E402  # noqa: E402
+from jumba import random  # noqa: E402
+from jumba import nn  # noqa: E402
+from jumba import scipy  # noqa: E402
 from jumba._src.api import (  # noqa: E402
     block_until_ready,
     device_get,
@@ -32,6 +34,7 @@ from jumba._src.api import (  # noqa: E402
     vjp,
     vmap,
 )
+from jumba._src.checkpoint import checkpoint, checkpoint_policies, remat  # noqa: E402
 from jumba._src.config import (  # noqa: E402
     config,  # noqa: E402
     config_context,
@@ -46,6 +49,12 @@ from jumba._src.core import (  # noqa: E402  # noqa: E402
     TracerBoolConversionError,
     TracerIntegerConversionError,
     UnexpectedTracerError,
+)
+from jumba._src.custom_derivatives import (  # noqa: E402
+    closure_convert,
+    custom_gradient,
+    custom_jvp,
+    custom_vjp,
 )
 from jumba._src.jit import clear_caches, jit  # noqa: E402
 from jumba._src.lax import lowering_rules as _lowering_rules  # noqa: E402, F401

@@ -1,7 +1,249 @@
-"""Gradient transformations and optimizers for Jumba.
+"""Gradient transformations and optimizers for Jumba, in the manner of Optax.
 
-Mirrors Optax: each transformation is an ``init``/``update`` pair over pytrees, and optimizers
-such as ``adam`` are ``chain(...)`` of transformations. Built on jumba's public API only.
+Each transformation is an ``init``/``update`` pair over pytrees, and optimizers such as
+``adam`` are ``chain(...)`` of transformations. Built on jumba's public API only.
+
+Examples:
+    >>> import jumba
+    >>> import jumba.numpy as jnp
+    >>> import jumba_optim as optim
+    >>> params = {"w": jnp.ones(3)}
+    >>> tx = optim.adam(1e-2)
+    >>> state = tx.init(params)
+    >>> grads = jumba.grad(lambda p: jnp.sum(p["w"] ** 2))(params)
+    >>> updates, state = tx.update(grads, state, params)
+    >>> params = optim.apply_updates(params, updates)
 """
+
+from jumba_optim import losses, schedules, tree_utils
+from jumba_optim._src.alias import (
+    adabelief,
+    adadelta,
+    adafactor,
+    adagrad,
+    adam,
+    adamax,
+    adamaxw,
+    adamw,
+    adan,
+    amsgrad,
+    fromage,
+    lamb,
+    lars,
+    lion,
+    nadam,
+    nadamw,
+    noisy_sgd,
+    novograd,
+    optimistic_adam,
+    optimistic_adam_v2,
+    optimistic_gradient_descent,
+    polyak_sgd,
+    radam,
+    rmsprop,
+    rprop,
+    sgd,
+    sign_sgd,
+    signum,
+    sm3,
+    yogi,
+)
+from jumba_optim._src.base import (
+    EmptyState,
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    MaskOrFn,
+    OptState,
+    Params,
+    ScalarOrSchedule,
+    Schedule,
+    TransformInitFn,
+    TransformUpdateExtraArgsFn,
+    TransformUpdateFn,
+    Updates,
+    identity,
+    init_empty_state,
+    set_to_zero,
+    stateless,
+    stateless_with_tree_map,
+    with_extra_args_support,
+)
+from jumba_optim._src.clipping import (
+    AdaptiveGradClipState,
+    ClipByGlobalNormState,
+    ClipState,
+    NonNegativeParamsState,
+    ZeroNansState,
+    adaptive_grad_clip,
+    clip,
+    clip_by_block_rms,
+    clip_by_global_norm,
+    keep_params_nonnegative,
+    per_example_global_norm_clip,
+    per_example_layer_norm_clip,
+    zero_nans,
+)
+from jumba_optim._src.combine import (
+    MaskedNode,
+    MultiTransformState,
+    PartitionState,
+    apply_updates,
+    chain,
+    incremental_update,
+    multi_transform,
+    named_chain,
+    partition,
+    periodic_update,
+)
+from jumba_optim._src.inject import (
+    InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
+    WrappedSchedule,
+    inject_hyperparams,
+    inject_stateful_hyperparams,
+)
+from jumba_optim._src.linesearch import (
+    ScaleByBacktrackingLinesearchState,
+    ScaleByLBFGSState,
+    ScaleByZoomLinesearchState,
+    ZoomLinesearchInfo,
+    lbfgs,
+    scale_by_backtracking_linesearch,
+    scale_by_lbfgs,
+    scale_by_zoom_linesearch,
+    value_and_grad_from_state,
+)
+from jumba_optim._src.loss import (
+    convex_kl_divergence,
+    cosine_distance,
+    cosine_similarity,
+    ctc_loss,
+    ctc_loss_with_forward_probs,
+    generalized_kl_divergence,
+    hinge_loss,
+    huber_loss,
+    kl_divergence,
+    l2_loss,
+    log_cosh,
+    ntxent,
+    safe_softmax_cross_entropy,
+    sigmoid_binary_cross_entropy,
+    sigmoid_focal_loss,
+    smooth_labels,
+    softmax_cross_entropy,
+    softmax_cross_entropy_with_integer_labels,
+    squared_error,
+)
+from jumba_optim._src.misc import microbatch, multi_normal, power_iteration
+from jumba_optim._src.numerics import (
+    safe_increment,
+    safe_int32_increment,
+    safe_norm,
+    safe_root_mean_squares,
+)
+from jumba_optim._src.schedule import (
+    constant_schedule,
+    cosine_decay_schedule,
+    cosine_onecycle_schedule,
+    exponential_decay,
+    join_schedules,
+    linear_onecycle_schedule,
+    linear_schedule,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    polynomial_schedule,
+    sgdr_schedule,
+    warmup_constant_schedule,
+    warmup_cosine_decay_schedule,
+    warmup_exponential_decay_schedule,
+)
+from jumba_optim._src.transform import (
+    AddDecayedWeightsState,
+    AddNoiseState,
+    EmaState,
+    ScaleByAdaDeltaState,
+    ScaleByAdamState,
+    ScaleByAmsgradState,
+    ScaleByBeliefState,
+    ScaleByRmsState,
+    ScaleByRssState,
+    ScaleByRStdDevState,
+    ScaleByScheduleState,
+    ScaleState,
+    TraceState,
+    add_decayed_weights,
+    add_noise,
+    ema,
+    scale,
+    scale_by_adadelta,
+    scale_by_adam,
+    scale_by_adamax,
+    scale_by_amsgrad,
+    scale_by_belief,
+    scale_by_learning_rate,
+    scale_by_radam,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_schedule,
+    scale_by_stddev,
+    scale_by_yogi,
+    trace,
+)
+from jumba_optim._src.transform_more import (
+    FactoredState,
+    ScaleByAdanState,
+    ScaleByLionState,
+    ScaleByNovogradState,
+    ScaleByRpropState,
+    ScaleBySM3State,
+    ScaleByTrustRatioState,
+    centralize,
+    normalize_by_update_norm,
+    scale_by_adan,
+    scale_by_distance_over_gradients,
+    scale_by_factored_rms,
+    scale_by_lion,
+    scale_by_novograd,
+    scale_by_optimistic_gradient,
+    scale_by_param_block_norm,
+    scale_by_param_block_rms,
+    scale_by_polyak,
+    scale_by_rprop,
+    scale_by_sign,
+    scale_by_sm3,
+    scale_by_trust_ratio,
+    scale_gradient,
+)
+from jumba_optim._src.tree_utils import (
+    bias_correction,
+    global_norm,
+    tree_map_params,
+    update_infinity_moment,
+    update_moment,
+    update_moment_per_elem_norm,
+)
+from jumba_optim._src.wrappers import (
+    ApplyEvery,
+    ApplyIfFiniteState,
+    ConditionallyMaskState,
+    ConditionallyTransformState,
+    LookaheadParams,
+    LookaheadState,
+    MaskedState,
+    MultiSteps,
+    MultiStepsState,
+    ShouldSkipUpdateFunction,
+    apply_every,
+    apply_if_finite,
+    conditionally_mask,
+    conditionally_transform,
+    flatten,
+    freeze,
+    lookahead,
+    masked,
+    selective_transform,
+    skip_large_updates,
+    skip_not_finite,
+)
 
 __version__ = "0.1.0"

@@ -258,8 +258,11 @@ def jvp(fun: Callable, primals, tangents, has_aux: bool = False):
         leaves, store["tree"] = tree_flatten(out)
         return leaves
 
+    # Python scalars enter as (weakly typed) arrays, as in JAX.
+    flat_p = [core.to_array(x) if type(x) in _PY_SCALARS else x for x in flat_p]
     tangents_in = [ad.Zero(ad.tangent_aval(get_aval(p))) if get_aval(t).dtype == dtypes.float0
-                   else t for p, t in zip(flat_p, flat_t)]
+                   else core.to_array(t) if type(t) in _PY_SCALARS else t
+                   for p, t in zip(flat_p, flat_t)]
     if has_aux:
         def flat_fun_aux(*xs):
             outs = flat_fun(*xs)

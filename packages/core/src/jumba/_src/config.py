@@ -324,6 +324,7 @@ class Config(_FlagValues):
             _store(name, value)
             if flag.traced:
                 _refresh_trace_context()
+        _notify(values=(name,))
 
     def values(self) -> dict[str, Any]:
         """A dict of every flag's value in the current thread."""
@@ -375,6 +376,28 @@ del _name, _flag
 
 # ---------------------------------------------------------------------------------------
 # Context managers
+
+
+# Callbacks run after a flag's global value or its overrides change (e.g. the NaN checks
+# install themselves only while jax_debug_nans may be on).
+_watchers: dict[str, list] = {}
+
+
+def watch(name: str, callback) -> None:
+    """Call `callback()` now and whenever flag `name` is updated or overridden."""
+    _watchers.setdefault(name, []).append(callback)
+    callback()
+
+
+def may_be_set(name: str) -> bool:
+    """Whether flag `name` may be truthy in some thread (global value or an override)."""
+    return bool(_global[name]) or _override_counts.get(name, 0) > 0
+
+
+def _notify(values) -> None:
+    for name in values:
+        for callback in _watchers.get(name, ()):
+            callback()
 
 
 def _push(overrides: dict[str, Any], values: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -443,11 +466,13 @@ class config_context(contextlib.ContextDecorator):  # noqa: N801 (JAX's name)
     def __enter__(self):
         overrides = _tls.values
         self._saved.append((overrides, _push(overrides, self._values)))
+        _notify(self._values)
         return self
 
     def __exit__(self, *exc_info):
         overrides, saved = self._saved.pop()
         _pop(overrides, saved)
+        _notify(self._values)
         return False
 
     def __repr__(self) -> str:

@@ -119,13 +119,6 @@ from jumba._src.lax.slicing import (  # noqa: F401
     slice_in_dim,
 )
 from jumba._src.lax.sorting import argsort, sort, sort_key_val, top_k  # noqa: F401
-from jumba._src.lax.windowed import (  # noqa: F401
-    reduce_window,
-    reduce_window_max,
-    reduce_window_min,
-    reduce_window_shape_tuple,
-    reduce_window_sum,
-)
 from jumba._src.lax.special import (  # noqa: F401
     bessel_i0e,
     bessel_i1e,
@@ -154,6 +147,13 @@ from jumba._src.lax.structural import (  # noqa: F401
     slice,
     squeeze,
     transpose,
+)
+from jumba._src.lax.windowed import (  # noqa: F401
+    reduce_window,
+    reduce_window_max,
+    reduce_window_min,
+    reduce_window_shape_tuple,
+    reduce_window_sum,
 )
 
 not_ = bitwise_not

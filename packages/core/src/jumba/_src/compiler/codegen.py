@@ -31,7 +31,9 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
         n = jaxpr_names(v)
         return n + "_" if keyword.iskeyword(n) else n
 
-    namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty}
+    # __name__ puts generated code under jumba's warning filter (inf/nan are results).
+    namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty,
+                       "__name__": "jumba._src.generated"}
     lines = []
 
     def ref(v):
@@ -111,6 +113,12 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
     return lines
 
 
+# Set by `jumba._src.debugging` only while jax_debug_nans may be on:
+# debug_hook(executable, values, as_call) runs the program op by op, checking each result
+# (or returns None to run it normally).
+debug_hook = None
+
+
 class Executable:
     """A generated program: `exe(values)` maps NumPy values to NumPy values, and (with
     `out_weak`) `exe.call(leaves)` is the whole jit call: leaves in, output pytree out."""
@@ -120,6 +128,7 @@ class Executable:
     def __init__(self, closed: ClosedJaxpr, nodes, name: str = "fun", kernels=(),
                  out_weak=None, unflatten=None):
         name = function_name(name)
+        self._debug_info = (closed, out_weak, unflatten)
         self.source, namespace = generate(closed, nodes, name, kernels)
         self._fn = _load(self.source, namespace, name, self.tier)
         self._call = None
@@ -129,6 +138,10 @@ class Executable:
             self._call = _load(self.call_source, namespace, name, self.tier)
 
     def __call__(self, args):
+        if debug_hook is not None:
+            out = debug_hook(self, args, False)
+            if out is not None:
+                return out
         try:
             return self._fn(*args)
         except RuntimeWarning:
@@ -138,6 +151,10 @@ class Executable:
                 return self._fn(*args)
 
     def call(self, leaves):
+        if debug_hook is not None:
+            out = debug_hook(self, leaves, True)
+            if out is not None:
+                return out
         try:
             return self._call(leaves)
         except RuntimeWarning:

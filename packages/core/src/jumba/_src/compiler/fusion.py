@@ -75,7 +75,13 @@ def partition(jaxpr: Jaxpr) -> list:
             candidates = [] if eqn.primitive is broadcast_in_dim_p else \
                 [group_of.get(v) for v in eqn.inputs if isinstance(v, Var)]
             if not any(c is not None for c in candidates):
-                candidates = reversed(groups)  # no producer in a group: join an open one
+                # No producer in a group: join an open group that reads one of the same
+                # inputs (a related computation). Unrelated chains stay apart: merging them
+                # makes one loop over many memory streams, slower than separate loops.
+                mine = {v for v in eqn.inputs if isinstance(v, Var)}
+                candidates = [g for g in reversed(groups) if not g.closed and
+                              any(v in mine for e in g.eqns for v in e.inputs
+                                  if isinstance(v, Var))]
             for g in candidates:
                 if g is not None and not g.closed and g.shape == shape and \
                         all(external_ok(u, g) for u in eqn.inputs) and \
@@ -127,7 +133,7 @@ def _loop_size(group: FusedGroup) -> int:
 def _assign_interfaces(jaxpr, groups, group_of):
     used_outside: set = {v for v in jaxpr.outvars if isinstance(v, Var)}
     for eqn in jaxpr.eqns:
-        g = group_of.get(eqn.outputs[0])
+        g = group_of.get(eqn.outputs[0]) if eqn.outputs else None  # effects: no outputs
         for v in eqn.inputs:
             if isinstance(v, Var) and (g is None or group_of.get(v) is not g):
                 used_outside.add(v)

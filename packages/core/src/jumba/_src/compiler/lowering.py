@@ -21,6 +21,16 @@ scalar_rules: dict[Primitive, Callable] = {}
 reduction_rules: dict[Primitive, tuple[Callable, str]] = {}
 
 
+# primitive -> fun(*operands, **params): the primitive written with fusible primitives.
+# Tier 1 traces it in place of the primitive (tier 0 keeps the primitive's NumPy impl), so
+# that a primitive with several results (threefry2x32) still fuses into kernels.
+expansion_rules: dict[Primitive, Callable] = {}
+
+
+def def_expansion(prim: Primitive, fun: Callable):
+    expansion_rules[prim] = fun
+
+
 def def_scalar(prim: Primitive, template: str | Callable):
     """Register a template ('({0} + {1})') or a rule function for a primitive."""
     if isinstance(template, str):

@@ -139,3 +139,44 @@ def outer_products_as_multiplies(closed: ClosedJaxpr) -> ClosedJaxpr:
         return closed
     return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns),
                        closed.consts)
+
+
+def expand_for_kernels(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Inline the expansion (lowering.expansion_rules) of every primitive that has one, so
+    that tier 1 fuses the primitives it is made of. Results are unchanged."""
+    from jumba._src.compiler.lowering import expansion_rules
+    from jumba._src.interpreters import partial_eval as pe
+
+    jaxpr = closed.jaxpr
+    if not any(e.primitive in expansion_rules for e in jaxpr.eqns):
+        return closed
+    constvars, consts = list(jaxpr.constvars), list(closed.consts)
+    subst: dict = {}
+    eqns = []
+
+    def sub(v):
+        return subst.get(v, v) if isinstance(v, Var) else v
+
+    for eqn in jaxpr.eqns:
+        rule = expansion_rules.get(eqn.primitive)
+        inputs = [sub(v) for v in eqn.inputs]
+        if rule is None:
+            eqns.append(JaxprEqn(eqn.primitive, inputs, eqn.params, eqn.outputs))
+            continue
+
+        def fun(*xs, rule=rule, eqn=eqn):
+            out = rule(*xs, **eqn.params)
+            return list(out) if eqn.primitive.multiple_results else [out]
+
+        inner = pe.trace_to_jaxpr(fun, [v.aval for v in eqn.inputs], kind="jit")
+        env = dict(zip(inner.jaxpr.invars, inputs))
+        constvars += inner.jaxpr.constvars
+        consts += list(inner.consts)
+        for e in inner.jaxpr.eqns:
+            eqns.append(JaxprEqn(e.primitive, [env.get(v, v) if isinstance(v, Var) else v
+                                               for v in e.inputs], e.params, e.outputs))
+        for o, v in zip(eqn.outputs, inner.jaxpr.outvars):
+            subst[o] = env.get(v, v) if isinstance(v, Var) else v
+    outvars = [sub(v) for v in jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, outvars, eqns), consts)
+

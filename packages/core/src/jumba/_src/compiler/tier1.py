@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler import fusion, kernel_cache
+from jumba._src.compiler import fusion, kernel_cache, passes
 from jumba._src.compiler.codegen import Executable
 from jumba._src.compiler.kernels import KernelSpec, kernel_spec
 from jumba._src.core import ClosedJaxpr
@@ -21,6 +21,7 @@ class Tier1Executable(Executable):
     tier = 1
 
     def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None):
+        closed = passes.expand_for_kernels(closed)
         nodes = fusion.partition(closed.jaxpr)
         self.specs: list[KernelSpec] = [kernel_spec(n) for n in nodes
                                         if isinstance(n, fusion.FusedGroup)]
@@ -34,6 +35,7 @@ class Tier1Executable(Executable):
 
 
 def has_fusions(closed: ClosedJaxpr) -> bool:
+    closed = passes.expand_for_kernels(closed)
     return any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(closed.jaxpr))
 
 

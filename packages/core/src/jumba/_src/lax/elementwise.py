@@ -453,15 +453,29 @@ ERF_INV_F32_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.003673428
 
 def _erf_inv_f32(x):
     f = np.float32
+    shape = np.shape(x)
+    x = np.asarray(x, np.float32).reshape(-1)  # 1-d: the steps below work in place
     with np.errstate(all="ignore"):
-        w = -np.log1p(-x * x)
-        central = w < f(5)
-        t = np.where(central, w - f(2.5), np.sqrt(w) - f(3))
-        p = np.where(central, f(ERF_INV_F32_CENTRAL[0]), f(ERF_INV_F32_TAIL[0]))
-        for c_central, c_tail in zip(ERF_INV_F32_CENTRAL[1:], ERF_INV_F32_TAIL[1:]):
-            p = np.where(central, f(c_central), f(c_tail)) + p * t
-        out = p * x
-        return np.where(np.abs(x) == f(1), x * f(np.inf), out).astype(np.float32)
+        neg_w = np.multiply(x, x)
+        np.negative(neg_w, out=neg_w)
+        np.log1p(neg_w, out=neg_w)  # log1p(-x*x) = -w
+
+        def horner(coeffs, t):
+            p = np.multiply(t, f(coeffs[0]))
+            p += f(coeffs[1])
+            for c in coeffs[2:]:
+                p *= t
+                p += f(c)
+            return p
+
+        p = horner(ERF_INV_F32_CENTRAL, np.subtract(f(-2.5), neg_w))  # t = w - 2.5
+        tail = neg_w <= f(-5)  # |x| > 0.9966: rare, so evaluated on those elements only
+        if tail.any():
+            xt = x[tail]
+            pt = horner(ERF_INV_F32_TAIL, np.sqrt(-neg_w[tail]) - f(3))
+            p[tail] = np.where(np.abs(xt) == f(1), np.inf, pt)  # erf_inv(+-1) = +-inf
+        p *= x
+        return p.reshape(shape)
 
 
 def _erf_inv_impl(x):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler.lowering import def_reduction, def_scalar, typed_const
+from jumba._src.compiler.lowering import def_expansion, def_reduction, def_scalar, typed_const
 from jumba._src.interpreters import ad
-from jumba._src.lax import ad_util
+from jumba._src.lax import ad_util, prng
 from jumba._src.lax import elementwise as ew
 from jumba._src.lax import reductions as red
 from jumba._src.lax import structural as st
@@ -127,6 +127,26 @@ for _p, _rule in [(ew.logistic_p, _logistic), (ew.rsqrt_p, _rsqrt),
                   (ew.select_n_p, _select_n), (ew.not_p, _not),
                   (st.convert_element_type_p, _convert), (ew.erf_p, _erf)]:
     def_scalar(_p, _rule)
+
+
+def _unsigned_shift(op):
+    # Unsigned shifts only (threefry's rounds); a shift by the bit width or more gives 0,
+    # as XLA. The operand is cast first so that a right shift sees no bits above its width.
+    def rule(args, params, in_avals, out_aval):
+        dt = in_avals[0].dtype
+        if dt.kind != "u":
+            return None
+        x, y = args
+        return f"((np.{dt.name}({x}) {op} {y}) if {y} < {8 * dt.itemsize} else 0)"
+
+    return rule
+
+
+# erf_inv has no kernel rule: numba's scalar (libm) log1p made fused draws several times
+# slower than the vectorised NumPy impl between kernels.
+def_scalar(ew.shift_left_p, _unsigned_shift("<<"))
+def_scalar(ew.shift_right_logical_p, _unsigned_shift(">>"))
+def_expansion(prng.threefry2x32_p, prng.threefry2x32_expanded)
 
 
 def _max_identity(dt):

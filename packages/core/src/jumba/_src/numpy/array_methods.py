@@ -73,14 +73,20 @@ _METHODS = {
     "flatten": jnp.ravel, "squeeze": jnp.squeeze, "swapaxes": jnp.swapaxes,
     "astype": jnp.astype, "dot": jnp.dot, "clip": jnp.clip, "round": jnp.round,
     "repeat": jnp.repeat, "copy": jnp.copy,
-    "conj": lambda self: self, "conjugate": lambda self: self,
+    "conj": lambda self: _cn().conj(self), "conjugate": lambda self: _cn().conj(self),
 }
+
+
+def _cn():
+    from jumba._src.numpy import complex_numbers  # imports this module's users
+
+    return complex_numbers
 
 _PROPERTIES = {
     "T": lambda self: jnp.transpose(self),
     "mT": lambda self: jnp.matrix_transpose(self),
-    "real": lambda self: self,
-    "imag": lambda self: jnp.zeros_like(self),
+    "real": lambda self: _cn().real(self),
+    "imag": lambda self: _cn().imag(self),
     "at": lambda self: indexing._IndexUpdateHelper(self),
 }
 

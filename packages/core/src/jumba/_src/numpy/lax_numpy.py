@@ -288,6 +288,10 @@ def absolute(x, /):
     dt = get_aval(x).dtype
     if dt.kind in "ub" or dt == np.bool_:
         return x
+    if dt.kind == "c":  # the modulus, a real array (composed so that it differentiates)
+        from jumba._src.numpy.complex_numbers import modulus
+
+        return modulus(x)
     return ew.abs_p.bind(x)
 
 

@@ -1,0 +1,3 @@
+"""jumba.scipy.stats.laplace (as jax.scipy.stats.laplace)."""
+
+from jumba._src.scipy.stats.laplace import cdf, logpdf, pdf  # noqa: F401

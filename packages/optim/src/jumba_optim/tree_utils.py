@@ -1,0 +1,25 @@
+"""Arithmetic on pytrees, as ``optax.tree_utils``."""
+
+from jumba_optim._src.tree_utils import (  # noqa: F401
+    global_norm,
+    tree_add,
+    tree_add_scale,
+    tree_bias_correction,
+    tree_cast,
+    tree_div,
+    tree_full_like,
+    tree_l2_norm,
+    tree_map_params,
+    tree_mul,
+    tree_ones_like,
+    tree_scalar_mul,
+    tree_select,
+    tree_sub,
+    tree_sum,
+    tree_update_infinity_moment,
+    tree_update_moment,
+    tree_update_moment_per_elem_norm,
+    tree_vdot,
+    tree_where,
+    tree_zeros_like,
+)
