@@ -12,7 +12,8 @@ import warnings as _warnings
 # results, not warnings, as in JAX.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"jumba\._src(\..*)?$")
 
-from jumba import debug, lax, numpy, tree, tree_util  # noqa: E402  # noqa: E402
+# Order matters: jumba.numpy installs the array operators that the later modules use.
+from jumba import debug, lax, numpy, tree, tree_util  # noqa: E402, I001
 from jumba import random  # noqa: E402
 from jumba import nn  # noqa: E402
 from jumba import scipy  # noqa: E402

@@ -2,7 +2,6 @@
 
 from jumba._src.lax.ad_util import stop_gradient  # noqa: F401
 from jumba._src.lax.complex import complex, conj, imag, real  # noqa: A004, F401
-from jumba._src.lax.fft import FftType, fft  # noqa: F401
 from jumba._src.lax.control_flow import (  # noqa: F401
     associative_scan,
     cond,
@@ -11,14 +10,6 @@ from jumba._src.lax.control_flow import (  # noqa: F401
     scan,
     switch,
     while_loop,
-)
-from jumba._src.lax.dot import dot_general  # noqa: F401
-from jumba._src.lax.cumulative_extrema import (  # noqa: F401
-    cumlogsumexp,
-    cummax,
-    cummin,
-    cumprod,
-    cumsum,
 )
 from jumba._src.lax.convolution import (  # noqa: F401
     ConvDimensionNumbers,
@@ -30,6 +21,14 @@ from jumba._src.lax.convolution import (  # noqa: F401
     conv_with_general_padding,
     padtype_to_pads,
 )
+from jumba._src.lax.cumulative_extrema import (  # noqa: F401
+    cumlogsumexp,
+    cummax,
+    cummin,
+    cumprod,
+    cumsum,
+)
+from jumba._src.lax.dot import dot_general  # noqa: F401
 from jumba._src.lax.elementwise import (  # noqa: F401
     abs,
     acos,
@@ -88,6 +87,7 @@ from jumba._src.lax.elementwise import (  # noqa: F401
     tan,
     tanh,
 )
+from jumba._src.lax.fft import FftType, fft  # noqa: F401
 from jumba._src.lax.reductions import (  # noqa: F401
     argmax,
     argmin,

@@ -9,22 +9,15 @@ from jumba._src.dtypes import (  # noqa: F401
     issubdtype,
     promote_types,
 )
-from jumba._src.numpy.indexing import *  # noqa: F403
-from jumba._src.numpy.lax_numpy import *  # noqa: F403
 from jumba._src.numpy.complex_numbers import angle, conj, conjugate, imag, real  # noqa: F401
-from jumba._src.numpy.sorting import argsort, sort  # noqa: F401
+
 # The rest of jax.numpy's surface (issue 4), one module per family.
 from jumba._src.numpy.creation_more import *  # noqa: F403
 from jumba._src.numpy.cumulative import *  # noqa: F403
 from jumba._src.numpy.histograms import *  # noqa: F403
+from jumba._src.numpy.indexing import *  # noqa: F403
 from jumba._src.numpy.io_misc import *  # noqa: F403
-from jumba._src.numpy.manipulation import *  # noqa: F403
-from jumba._src.numpy.padding import *  # noqa: F403
-from jumba._src.numpy.polynomial import *  # noqa: F403
-from jumba._src.numpy.setops import *  # noqa: F403
-from jumba._src.numpy.sorting_searching import *  # noqa: F403
-from jumba._src.numpy.statistics import *  # noqa: F403
-from jumba._src.numpy.ufuncs_more import *  # noqa: F403
+from jumba._src.numpy.lax_numpy import *  # noqa: F403
 from jumba._src.numpy.lax_numpy import (  # noqa: F401
     abs,
     all,
@@ -39,6 +32,14 @@ from jumba._src.numpy.lax_numpy import (  # noqa: F401
     round,
     sum,
 )
+from jumba._src.numpy.manipulation import *  # noqa: F403
+from jumba._src.numpy.padding import *  # noqa: F403
+from jumba._src.numpy.polynomial import *  # noqa: F403
+from jumba._src.numpy.setops import *  # noqa: F403
+from jumba._src.numpy.sorting import argsort, sort  # noqa: F401
+from jumba._src.numpy.sorting_searching import *  # noqa: F403
+from jumba._src.numpy.statistics import *  # noqa: F403
+from jumba._src.numpy.ufuncs_more import *  # noqa: F403
 
 # Dtypes and constants, as numpy's.
 bool_ = _np.bool_

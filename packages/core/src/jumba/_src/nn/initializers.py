@@ -18,7 +18,7 @@ import numpy as np
 from jumba._src import dtypes
 from jumba._src.core import Tracer
 from jumba._src.numpy import lax_numpy as jnp
-from jumba._src.numpy.index_functions import diagonal
+from jumba._src.numpy.indexing import diagonal
 
 DTypeLikeInexact = Any
 _DEFAULT = np.float64  # jnp.float_: canonicalised to float32 without x64
