@@ -257,3 +257,15 @@ def test_independent_chains_are_not_merged():
     closed = passes.optimize(jb.make_jaxpr(f)(x, x + 1))
     groups = [n for n in fusion.partition(closed.jaxpr) if isinstance(n, fusion.FusedGroup)]
     assert len(groups) == 2
+
+
+def test_a_consumer_of_two_groups_merges_them():
+    # Adam's moment update m' = b1*m + (1-b1)*g reads two chains: one loop, not three.
+    def f(m, g):
+        return 0.9 * m + 0.1 * g, 0.999 * m + 0.001 * (g * g)
+
+    x = np.ones((64, 64), np.float32)
+    closed = passes.optimize(jb.make_jaxpr(f)(x, x))
+    groups = [n for n in fusion.partition(closed.jaxpr) if isinstance(n, fusion.FusedGroup)]
+    assert len(groups) == 1
+    _check_against_eager(f, x, x * 2)

@@ -23,7 +23,7 @@ from jumba._src.lax.structural import broadcast_in_dim_p
 MIN_KERNEL_SIZE = 4096
 
 
-@dataclass
+@dataclass(eq=False)
 class FusedGroup:
     shape: tuple
     eqns: list = field(default_factory=list)
@@ -31,6 +31,22 @@ class FusedGroup:
     reduction: JaxprEqn | None = None
     inputs: list = field(default_factory=list)  # Vars (and Literals) read from outside
     outputs: list = field(default_factory=list)  # Vars used after the group
+    merged_into: FusedGroup | None = None
+
+    def resolve(self) -> FusedGroup:
+        g = self
+        while g.merged_into is not None:
+            g = g.merged_into
+        return g
+
+    def absorb(self, other: FusedGroup, group_of: dict):
+        """Take `other`'s equations (neither group depends on the other)."""
+        self.eqns.extend(other.eqns)
+        for e in other.eqns:
+            for o in e.outputs:
+                group_of[o] = self
+        other.eqns = []
+        other.merged_into = self
 
     @property
     def closed(self) -> bool:
@@ -54,64 +70,83 @@ def _groupable_reduction(eqn: JaxprEqn) -> bool:
 
 def partition(jaxpr: Jaxpr) -> list:
     """Return a list of nodes in execution order: JaxprEqn or FusedGroup."""
-    defined_at: dict[Var, int] = {}  # var -> index of the equation that made it
     group_of: dict[Var, FusedGroup] = {}
-    nodes: list = []  # (index, node)
+    # The groups each value depends on (its own group included): an equation may join a
+    # group only if none of its outside inputs depends on that group, else the groups
+    # would form a cycle.
+    deps: dict[Var, frozenset] = {}
+    nodes: list = []  # (index, node) in creation order
     groups: list[FusedGroup] = []
 
-    def external_ok(v, group):
-        if isinstance(v, Literal) or v not in defined_at:
-            return True  # literal, input or constant
-        if group_of.get(v) is group:
-            return True
-        return defined_at[v] < group.first_index
+    def group(v):
+        g = group_of.get(v) if isinstance(v, Var) else None
+        return g.resolve() if g is not None else None
+
+    def depends_on(v, g) -> bool:
+        return isinstance(v, Var) and any(h.resolve() is g for h in deps.get(v, ()))
+
+    def joinable(eqn, g) -> bool:
+        if g.closed or g.shape != eqn.outputs[0].aval.shape:
+            return False
+        if eqn.primitive is broadcast_in_dim_p and group(eqn.inputs[0]) is g:
+            return False  # a broadcast reads its operand with an index map: from outside
+        return not any(group(u) is not g and depends_on(u, g) for u in eqn.inputs)
+
+    def mergeable(g, h) -> bool:
+        if h is g or h.closed or g.closed or h.shape != g.shape:
+            return False
+        return not (any(depends_on(u, g) for e in h.eqns for u in e.inputs
+                        if group(u) is not h) or
+                    any(depends_on(u, h) for e in g.eqns for u in e.inputs
+                        if group(u) is not g))
 
     for i, eqn in enumerate(jaxpr.eqns):
-        target = None
+        in_deps = frozenset().union(*(deps.get(v, ()) for v in eqn.inputs
+                                      if isinstance(v, Var)))
         if is_fusible(eqn):
-            shape = eqn.outputs[0].aval.shape
-            # A broadcast reads its operand with an index map, so the operand must come
-            # from outside the group (values made inside always have the full shape).
-            candidates = [] if eqn.primitive is broadcast_in_dim_p else \
-                [group_of.get(v) for v in eqn.inputs if isinstance(v, Var)]
-            if not any(c is not None for c in candidates):
+            producers = [] if eqn.primitive is broadcast_in_dim_p else list(dict.fromkeys(
+                g for g in map(group, eqn.inputs) if g is not None))
+            target = next((g for g in producers if joinable(eqn, g)), None)
+            if target is not None:
+                # An equation reading two groups' values merges them into one loop.
+                for h in producers:
+                    if h is not target and mergeable(target, h):
+                        target.absorb(h, group_of)
+                if not joinable(eqn, target):
+                    target = None
+            if target is None and not producers:
                 # No producer in a group: join an open group that reads one of the same
                 # inputs (a related computation). Unrelated chains stay apart: merging them
                 # makes one loop over many memory streams, slower than separate loops.
                 mine = {v for v in eqn.inputs if isinstance(v, Var)}
-                candidates = [g for g in reversed(groups) if not g.closed and
-                              any(v in mine for e in g.eqns for v in e.inputs
-                                  if isinstance(v, Var))]
-            for g in candidates:
-                if g is not None and not g.closed and g.shape == shape and \
-                        all(external_ok(u, g) for u in eqn.inputs) and \
-                        all(u.aval.shape == shape for u in eqn.inputs
-                            if isinstance(u, Var) and group_of.get(u) is g) and \
-                        not (eqn.primitive is broadcast_in_dim_p and
-                             group_of.get(eqn.inputs[0]) is g):
-                    target = g
-                    break
+                target = next((g for g in reversed(groups) if g.merged_into is None and
+                               joinable(eqn, g) and
+                               any(v in mine for e in g.eqns for v in e.inputs
+                                   if isinstance(v, Var))), None)
             if target is None:
-                target = FusedGroup(shape=shape, first_index=i)
+                target = FusedGroup(shape=eqn.outputs[0].aval.shape, first_index=i)
                 groups.append(target)
                 nodes.append((i, target))
             target.eqns.append(eqn)
             for o in eqn.outputs:
                 group_of[o] = target
-        elif _groupable_reduction(eqn):
+                deps[o] = in_deps | {target}
+            continue
+        if _groupable_reduction(eqn):
             (v,) = eqn.inputs
-            g = group_of.get(v) if isinstance(v, Var) else None
+            g = group(v)
             if g is not None and not g.closed and g.shape == v.aval.shape:
                 g.eqns.append(eqn)
                 g.reduction = eqn
                 group_of[eqn.outputs[0]] = g
-            else:
-                nodes.append((i, eqn))
-        else:
-            nodes.append((i, eqn))
+                deps[eqn.outputs[0]] = in_deps | {g}
+                continue
+        nodes.append((i, eqn))
         for o in eqn.outputs:
-            defined_at[o] = i
+            deps[o] = in_deps
 
+    nodes = [(i, n) for i, n in nodes if not isinstance(n, FusedGroup) or n.merged_into is None]
+    groups = [g for g in groups if g.merged_into is None]
     _assign_interfaces(jaxpr, groups, group_of)
     ordered = _schedule(nodes, group_of)
     # A one-equation group gains nothing from a kernel, and a small one not enough to pay
