@@ -13,7 +13,6 @@ import math
 import warnings
 
 import numpy as np
-import scipy.linalg
 
 from jumba._src import dtypes
 from jumba._src.core import Primitive, ShapedArray, get_aval
@@ -199,9 +198,13 @@ def _trsm_one(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal
 
 def _trsm_checked(a, b, left_side, lower, transpose_a, unit_diagonal):
     if left_side:
+        import scipy.linalg  # lazily: importing SciPy's linalg costs ~0.3 s at start-up
+
         return scipy.linalg.solve_triangular(a, b, trans=int(transpose_a), lower=lower,
                                              unit_diagonal=unit_diagonal, check_finite=False)
     # x op(a) = b  <=>  op(a)ᵀ xᵀ = bᵀ
+    import scipy.linalg
+
     xt = scipy.linalg.solve_triangular(a, b.T, trans=int(not transpose_a), lower=lower,
                                        unit_diagonal=unit_diagonal, check_finite=False)
     return xt.T
@@ -334,6 +337,8 @@ def _lu_one(a):
         return a.copy(), empty, empty
     with warnings.catch_warnings():
         # A singular matrix factors fine (U has a zero pivot); its solves give inf/NaN.
+        import scipy.linalg
+
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
     perm = np.arange(a.shape[0])
