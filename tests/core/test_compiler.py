@@ -242,6 +242,9 @@ def test_clear_caches_forgets_programs_and_kernels(tmp_path, monkeypatch):
 def test_small_groups_run_with_numpy(monkeypatch):
     monkeypatch.setattr(fusion, "MIN_KERNEL_SIZE", 4096)
     small = passes.optimize(jb.make_jaxpr(lambda x: jnp.tanh(x) * 2.0)(np.ones(100, np.float32)))
+    long_small = passes.optimize(jb.make_jaxpr(
+        lambda x: jnp.exp(jnp.sin(jnp.tanh(x) * 2.0 + 1.0) - 3.0))(np.ones(100, np.float32)))
+    assert any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(long_small.jaxpr))
     big = passes.optimize(jb.make_jaxpr(lambda x: jnp.tanh(x) * 2.0)(np.ones(5000, np.float32)))
     assert not any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(small.jaxpr))
     assert any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(big.jaxpr))
@@ -269,3 +272,17 @@ def test_a_consumer_of_two_groups_merges_them():
     groups = [n for n in fusion.partition(closed.jaxpr) if isinstance(n, fusion.FusedGroup)]
     assert len(groups) == 1
     _check_against_eager(f, x, x * 2)
+
+
+def test_big_flat_kernels_split_over_threads(monkeypatch):
+    from jumba._src.runtime import blas
+
+    monkeypatch.setattr(blas, "PARALLEL_ELEMENTS", 1000)
+    monkeypatch.setattr(blas, "num_threads", lambda: 3)
+
+    def f(x, y):
+        return x * y + 2.0
+
+    x = np.linspace(-1, 1, 5001, dtype=np.float32)
+    ex = _check_against_eager(f, x, x[::-1].copy())
+    assert "_run_flat(kernel_0, 5001" in ex.source

@@ -13,7 +13,7 @@ import keyword
 import numpy as np
 
 from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
-from jumba._src.runtime import buffers
+from jumba._src.runtime import blas, buffers
 
 
 def function_name(name: str) -> str:
@@ -33,7 +33,7 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
 
     # __name__ puts generated code under jumba's warning filter (inf/nan are results).
     namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty,
-                       "__name__": "jumba._src.generated"}
+                       "_run_flat": blas.run_flat_kernel, "__name__": "jumba._src.generated"}
     lines = []
 
     def ref(v):
@@ -109,7 +109,11 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
                for v in spec.scalar_inputs]
     outs = [names(v) + (".reshape(-1)" if flat or v.aval.ndim == 0 else "")
             for v in spec.outputs]
-    lines.append(f"kernel_{k}({', '.join(ext + arrays + scalars + outs)})")
+    if flat and int(ext[0]) >= blas.PARALLEL_ELEMENTS:
+        lines.append(f"_run_flat(kernel_{k}, {ext[0]}, ({', '.join(arrays)},), "
+                     f"({', '.join(scalars)}{',' if scalars else ''}), ({', '.join(outs)},))")
+    else:
+        lines.append(f"kernel_{k}({', '.join(ext + arrays + scalars + outs)})")
     return lines
 
 

@@ -18,9 +18,11 @@ from jumba._src.compiler.lowering import reduction_rules, scalar_rules
 from jumba._src.core import Jaxpr, JaxprEqn, Literal, Var
 from jumba._src.lax.structural import broadcast_in_dim_p
 
-# Groups over fewer elements run op by op with NumPy: a few microseconds per call, against
-# a compilation per kernel. Tests of the compiler lower it to 0.
+# Small groups of few operations run op by op with NumPy: a few microseconds per call,
+# against ~0.4 s to compile a kernel. Long chains are compiled whatever their size (each
+# NumPy call costs ~1.5 µs). Tests of the compiler lower the size to 0.
 MIN_KERNEL_SIZE = 4096
+MIN_KERNEL_OPS = 6
 
 
 @dataclass(eq=False)
@@ -153,7 +155,8 @@ def partition(jaxpr: Jaxpr) -> list:
     # for its compilation (~0.4 s): run those with NumPy.
     out = []
     for n in ordered:
-        if isinstance(n, FusedGroup) and (len(n.eqns) == 1 or _loop_size(n) < MIN_KERNEL_SIZE):
+        if isinstance(n, FusedGroup) and (len(n.eqns) == 1 or (
+                _loop_size(n) < MIN_KERNEL_SIZE and len(n.eqns) < MIN_KERNEL_OPS)):
             out.extend(n.eqns)
         else:
             out.append(n)
