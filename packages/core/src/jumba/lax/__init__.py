@@ -11,6 +11,24 @@ from jumba._src.lax.control_flow import (  # noqa: F401
     switch,
     while_loop,
 )
+from jumba._src.lax.convenience import (  # noqa: E402, F401
+    DotDimensionNumbers,
+    Precision,
+    PrecisionLike,
+    RoundingMethod,
+    batch_matmul,
+    broadcast_shapes,
+    broadcast_to_rank,
+    broadcasted_iota,
+    clamp,
+    collapse,
+    dot,
+    full_like,
+    iota,
+    reciprocal,
+    select,
+    split,
+)
 from jumba._src.lax.convolution import (  # noqa: F401
     ConvDimensionNumbers,
     conv,
@@ -157,18 +175,6 @@ from jumba._src.lax.windowed import (  # noqa: F401
 )
 
 not_ = bitwise_not
-
-
-def select(pred, on_true, on_false):
-    """`on_true` where `pred`, else `on_false` (as jax.lax.select)."""
-    return select_n(pred, on_false, on_true)
-
-
-def clamp(min, x, max):  # noqa: A002, F811 (JAX's parameter names)
-    """`x` clipped to [min, max] (as jax.lax.clamp)."""
-    from jumba._src.lax import elementwise as _ew
-
-    return _ew.min(_ew.max(x, min), max)
-
+ConvGeneralDilatedDimensionNumbers = ConvDimensionNumbers  # noqa: F405 (JAX's alias)
 
 from jumba.lax import linalg  # noqa: E402, F401  (as jax.lax.linalg)
