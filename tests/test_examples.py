@@ -34,7 +34,7 @@ def test_grad_example():
 def test_jit_example(size):
     out = run_example("jit.py", size)  # small size: the test checks behaviour, not speed
     assert f"float32[{size},{size}]" in out
-    assert "eager:" in out and "jitted:" in out
+    assert "eager:" in out and "tier 0 (NumPy):" in out and "tier 1 (numba):" in out
     assert "eager and jitted results agree" in out
 
 
