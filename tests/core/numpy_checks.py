@@ -394,6 +394,17 @@ def axis_kwargs(shape, *, allow_tuple=True, allow_none=True, allow_empty=True):
 # The five checks as test functions, for a module's table of specs
 
 
+def draw_arrays(data, shapes, dtype):
+    """Arrays of `shapes` from a hypothesis-drawn seed (for custom `args` draws)."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    return [np.asarray(uniform()(rng, tuple(s), dtype), dtype) for s in shapes]
+
+
+def draw_shape(data, min_dims=0, max_dims=3, min_side=0, max_side=4):
+    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                                      max_side=max_side), label="shape")
+
+
 def table_tests(specs, *, examples=(12, 3, 4, 2, 3), by_dtype=True,
                 vmap_specs=None) -> dict:
     """Test functions running the five checks over `specs`, to add to a test module with
@@ -402,7 +413,8 @@ def table_tests(specs, *, examples=(12, 3, 4, 2, 3), by_dtype=True,
     Args:
       specs: the module's OpSpecs.
       examples: hypothesis examples for (numpy, jit, vmap, grads, x64).
-      by_dtype: parametrize over every dtype of each spec (else its first dtype only).
+      by_dtype: run jit, vmap and x64 over every dtype of each spec (else its first dtype
+        only); NumPy agreement always covers every dtype.
       vmap_specs: the specs whose vmap is checked (default: those with `vmap=True`).
     """
     import pytest
@@ -412,12 +424,12 @@ def table_tests(specs, *, examples=(12, 3, 4, 2, 3), by_dtype=True,
     vmap_specs = [s for s in specs if s.vmap] if vmap_specs is None else vmap_specs
     grad_specs = [s for s in specs if s.grad_order is not None]
 
-    def cases(ss):
+    def cases(ss, all_dtypes=False):
         return [pytest.param(s, np.dtype(dt), id=f"{s.name}-{np.dtype(dt).name}")
-                for s in ss for dt in (s.dtypes if by_dtype else s.dtypes[:1])]
+                for s in ss for dt in (s.dtypes if by_dtype or all_dtypes else s.dtypes[:1])]
 
-    def table(check, ss, n):
-        @pytest.mark.parametrize("spec,dtype", cases(ss))
+    def table(check, ss, n, all_dtypes=False):
+        @pytest.mark.parametrize("spec,dtype", cases(ss, all_dtypes))
         @settings(max_examples=n, deadline=None)
         @given(data=st.data())
         def test(spec, dtype, data):
@@ -432,7 +444,7 @@ def table_tests(specs, *, examples=(12, 3, 4, 2, 3), by_dtype=True,
         check_spec_grads(spec, data)
 
     return {
-        "test_agrees_with_numpy": table(check_numpy, specs, n_numpy),
+        "test_agrees_with_numpy": table(check_numpy, specs, n_numpy, all_dtypes=True),
         "test_jit_equals_eager": table(check_jit, specs, n_jit),
         "test_vmap_equals_loop": table(check_vmap, vmap_specs, n_vmap),
         "test_grads": test_grads,

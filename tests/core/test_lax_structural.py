@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import jumba as jb
 import jumba.lax as lax
@@ -18,31 +16,18 @@ from jumba.test_util import check_grads
 from tests.core.numpy_checks import (
     ALL,
     OpSpec,
-    check_jit,
-    check_numpy,
-    check_spec_grads,
-    check_vmap,
-    check_x64,
-    uniform,
+    draw_arrays,
+    draw_shape,
+    table_tests,
 )
 
 
-def _arrays(data, shapes, dtype):
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    return [np.asarray(uniform()(rng, tuple(s), dtype), dtype) for s in shapes]
-
-
-def _shape(data, min_dims=0, max_dims=3, min_side=0, max_side=4):
-    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                                      max_side=max_side), label="shape")
-
-
 def _broadcast_in_dim_draw(data, dtype):
-    out = _shape(data)
+    out = draw_shape(data)
     k = data.draw(st.integers(0, len(out)), label="k")
     dims = tuple(sorted(data.draw(st.permutations(range(len(out))), label="dims")[:k]))
     src = tuple(1 if data.draw(st.booleans(), label="unit") else out[d] for d in dims)
-    return _arrays(data, [src], dtype), {"shape": out, "broadcast_dimensions": dims}
+    return draw_arrays(data, [src], dtype), {"shape": out, "broadcast_dimensions": dims}
 
 
 def _np_broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -53,23 +38,23 @@ def _np_broadcast_in_dim(x, shape, broadcast_dimensions):
 
 
 def _reshape_draw(data, dtype):
-    shape = _shape(data)
+    shape = draw_shape(data)
     size = int(np.prod(shape))
     target = [d for d in shape if d != 1]
     target = list(data.draw(st.permutations(target), label="perm")) if size else [0]
     for _ in range(data.draw(st.integers(0, 2), label="ones")):
         target.insert(data.draw(st.integers(0, len(target))), 1)
-    return _arrays(data, [shape], dtype), {"new_sizes": tuple(target)}
+    return draw_arrays(data, [shape], dtype), {"new_sizes": tuple(target)}
 
 
 def _transpose_draw(data, dtype):
-    shape = _shape(data)
-    return _arrays(data, [shape], dtype), {
+    shape = draw_shape(data)
+    return draw_arrays(data, [shape], dtype), {
         "permutation": tuple(data.draw(st.permutations(range(len(shape))), label="perm"))}
 
 
 def _slice_draw(data, dtype):
-    shape = _shape(data, min_dims=1, max_side=6)
+    shape = draw_shape(data, min_dims=1, max_side=6)
     start, limit, strides = [], [], []
     for n in shape:
         s = data.draw(st.integers(0, n), label="start")
@@ -78,7 +63,7 @@ def _slice_draw(data, dtype):
         strides.append(data.draw(st.integers(1, 3), label="stride"))
     kw = {"start_indices": tuple(start), "limit_indices": tuple(limit),
           "strides": tuple(strides) if data.draw(st.booleans(), label="strided") else None}
-    return _arrays(data, [shape], dtype), kw
+    return draw_arrays(data, [shape], dtype), kw
 
 
 def _np_slice(x, start_indices, limit_indices, strides):
@@ -87,7 +72,7 @@ def _np_slice(x, start_indices, limit_indices, strides):
 
 
 def _pad_draw(data, dtype):
-    shape = _shape(data, min_dims=1)
+    shape = draw_shape(data, min_dims=1)
     config = []
     for n in shape:
         it = data.draw(st.integers(0, 2), label="interior")
@@ -95,7 +80,7 @@ def _pad_draw(data, dtype):
         lo = data.draw(st.integers(-full, 3), label="lo")
         hi = data.draw(st.integers(-(full + lo) if full + lo > 0 else 0, 3), label="hi")
         config.append((lo, hi, it))
-    x, pv = _arrays(data, [shape, ()], dtype)
+    x, pv = draw_arrays(data, [shape, ()], dtype)
     return [x, pv], {"padding_config": tuple(config)}
 
 
@@ -116,25 +101,25 @@ def _np_pad(x, padding_value, padding_config):
 
 def _concatenate_draw(data, dtype):
     r = data.draw(st.integers(1, 3), label="rank")
-    base = list(_shape(data, r, r))
+    base = list(draw_shape(data, r, r))
     ax = data.draw(st.integers(0, r - 1), label="ax")
     shapes = []
     for _ in range(3):
         base[ax] = data.draw(st.integers(0, 3), label="side")
         shapes.append(tuple(base))
-    return _arrays(data, shapes, dtype), {"dimension": ax}
+    return draw_arrays(data, shapes, dtype), {"dimension": ax}
 
 
 def _rev_draw(data, dtype):
-    shape = _shape(data)
+    shape = draw_shape(data)
     dims = data.draw(st.permutations(range(len(shape))), label="dims")
     dims = tuple(dims[:data.draw(st.integers(0, len(shape)), label="k")])
-    return _arrays(data, [shape], dtype), {"dimensions": dims}
+    return draw_arrays(data, [shape], dtype), {"dimensions": dims}
 
 
 def _convert_draw(data, dtype):
     new = data.draw(st.sampled_from([np.float32, np.int32, np.bool_]), label="new_dtype")
-    return _arrays(data, [_shape(data)], dtype), {"new_dtype": new}
+    return draw_arrays(data, [draw_shape(data)], dtype), {"new_dtype": new}
 
 
 SPECS = [
@@ -156,45 +141,9 @@ SPECS = [
            grad_order=None),
 ]
 
-CASES = [(s, np.dtype(d)) for s in SPECS for d in s.dtypes]
 
 
-@pytest.mark.parametrize("spec,dtype", CASES, ids=[f"{s.name}-{d.name}" for s, d in CASES])
-@settings(max_examples=20, deadline=None)
-@given(data=st.data())
-def test_agrees_with_numpy(spec, dtype, data):
-    check_numpy(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=6, deadline=None)
-@given(data=st.data())
-def test_jit_equals_eager(spec, data):
-    check_jit(spec, data, spec.dtypes[0])
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=15, deadline=None)
-@given(data=st.data())
-def test_vmap_equals_loop(spec, data):
-    check_vmap(spec, data, spec.dtypes[0])
-
-
-GRAD_SPECS = [s for s in SPECS if s.grad_order is not None]
-
-
-@pytest.mark.parametrize("spec", GRAD_SPECS, ids=[s.name for s in GRAD_SPECS])
-@settings(max_examples=8, deadline=None)
-@given(data=st.data())
-def test_grads(spec, data):
-    check_spec_grads(spec, data)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=3, deadline=None)
-@given(data=st.data())
-def test_x64(spec, data):
-    check_x64(spec, data, spec.dtypes[0])
+globals().update(table_tests(SPECS, examples=(20, 6, 15, 8, 3), by_dtype=False))
 
 
 # ---------------------------------------------------------------------------------------

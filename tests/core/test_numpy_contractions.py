@@ -20,18 +20,9 @@ from jumba.test_util import check_grads
 from tests.core.numpy_checks import (
     NUMERIC,
     OpSpec,
-    check_jit,
-    check_numpy,
-    check_spec_grads,
-    check_vmap,
-    check_x64,
-    uniform,
+    draw_arrays,
+    table_tests,
 )
-
-
-def _arrays(data, shapes, dtype):
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    return [np.asarray(uniform()(rng, tuple(s), dtype), dtype) for s in shapes]
 
 
 def _side(data, label="side"):
@@ -45,7 +36,7 @@ def _matmul_draw(data, dtype):
                       label="batch").input_shapes
     a = (k,) if kind[0] == "v" else (*batch[0], _side(data, "m"), k)
     b = (k,) if kind[1] == "v" else (*batch[1], k, _side(data, "n"))
-    return _arrays(data, [a, b], dtype), {}
+    return draw_arrays(data, [a, b], dtype), {}
 
 
 def _dot_draw(data, dtype):
@@ -55,7 +46,7 @@ def _dot_draw(data, dtype):
     b = [_side(data) for _ in range(rb)]
     if ra and rb:
         b[0 if rb == 1 else -2] = a[-1]
-    return _arrays(data, [a, b], dtype), {}
+    return draw_arrays(data, [a, b], dtype), {}
 
 
 def _inner_draw(data, dtype):
@@ -65,19 +56,19 @@ def _inner_draw(data, dtype):
     b = [_side(data) for _ in range(rb)]
     if ra and rb:
         b[-1] = a[-1]
-    return _arrays(data, [a, b], dtype), {}
+    return draw_arrays(data, [a, b], dtype), {}
 
 
 def _vdot_draw(data, dtype):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
     other = data.draw(st.permutations(shape), label="other")  # same size, other shape
-    return _arrays(data, [shape, tuple(other)], dtype), {}
+    return draw_arrays(data, [shape, tuple(other)], dtype), {}
 
 
 def _outer_draw(data, dtype):
     shapes = [data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
               for _ in range(2)]
-    return _arrays(data, shapes, dtype), {}
+    return draw_arrays(data, shapes, dtype), {}
 
 
 def _tensordot_draw(data, dtype):
@@ -86,7 +77,7 @@ def _tensordot_draw(data, dtype):
     fb = [_side(data) for _ in range(data.draw(st.integers(0, 2)))]
     c = [_side(data) for _ in range(nc)]
     if data.draw(st.booleans(), label="int_axes"):
-        return _arrays(data, [(*fa, *c), (*c, *fb)], dtype), {"axes": nc}
+        return draw_arrays(data, [(*fa, *c), (*c, *fb)], dtype), {"axes": nc}
     # Pair form: contracted axes scattered in each operand, listed in a drawn order.
     pa = data.draw(st.permutations(range(len(fa) + nc)), label="perm_a")
     pb = data.draw(st.permutations(range(len(fb) + nc)), label="perm_b")
@@ -102,7 +93,7 @@ def _tensordot_draw(data, dtype):
         axes = (axes_a[0], axes_b[0])
     else:
         axes = (axes_a, axes_b)
-    return _arrays(data, [sa, sb], dtype), {"axes": axes}
+    return draw_arrays(data, [sa, sb], dtype), {"axes": axes}
 
 
 EINSUM_CASES = [
@@ -134,7 +125,7 @@ EINSUM_CASES = [
 def _einsum_draw(data, dtype):
     sub, shapes = data.draw(st.sampled_from(EINSUM_CASES), label="case")
     optimize = data.draw(st.sampled_from(["optimal", "greedy", False]), label="optimize")
-    return _arrays(data, shapes, dtype), {"subscripts": sub, "optimize": optimize}
+    return draw_arrays(data, shapes, dtype), {"subscripts": sub, "optimize": optimize}
 
 
 def _einsum_fn(*xs, subscripts, optimize):
@@ -164,7 +155,7 @@ def _dot_general_draw(data, dtype):
     sa, ba, ca = place(fa, "perm_a")
     sb, bb, cb = place(fb, "perm_b")
     dn = ((tuple(ca), tuple(cb)), (tuple(ba), tuple(bb)))
-    return _arrays(data, [sa, sb], dtype), {"dimension_numbers": dn}
+    return draw_arrays(data, [sa, sb], dtype), {"dimension_numbers": dn}
 
 
 def _dot_general_ref(a, b, *, dimension_numbers):
@@ -199,43 +190,10 @@ SPECS = [
            dtypes=NUMERIC, tol=1e-5),
 ]
 
-CASES = [(s, np.dtype(d)) for s in SPECS for d in s.dtypes]
 
 
-@pytest.mark.parametrize("spec,dtype", CASES, ids=[f"{s.name}-{d.name}" for s, d in CASES])
-@settings(max_examples=25, deadline=None)
-@given(data=st.data())
-def test_agrees_with_numpy(spec, dtype, data):
-    check_numpy(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=6, deadline=None)
-@given(data=st.data())
-def test_jit_equals_eager(spec, data):
-    check_jit(spec, data, spec.dtypes[0])
-
-
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.name != "einsum"],
-                         ids=[s.name for s in SPECS if s.name != "einsum"])
-@settings(max_examples=12, deadline=None)
-@given(data=st.data())
-def test_vmap_equals_loop(spec, data):
-    check_vmap(spec, data, spec.dtypes[0])
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=3, deadline=None)
-@given(data=st.data())
-def test_grads(spec, data):
-    check_spec_grads(spec, data)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=3, deadline=None)
-@given(data=st.data())
-def test_x64(spec, data):
-    check_x64(spec, data, spec.dtypes[0])
+globals().update(table_tests(SPECS, examples=(25, 6, 12, 3, 3), by_dtype=False,
+                             vmap_specs=[s for s in SPECS if s.name != "einsum"]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,7 +204,7 @@ def test_x64(spec, data):
 @given(data=st.data())
 def test_einsum_vmap_equals_loop(data):
     sub, shapes = data.draw(st.sampled_from(EINSUM_CASES), label="case")
-    xs = _arrays(data, shapes, np.float32)
+    xs = draw_arrays(data, shapes, np.float32)
     axes = [data.draw(st.one_of(st.none(), st.integers(0, len(s))), label="in_axis")
             for s in shapes]
     if all(a is None for a in axes):

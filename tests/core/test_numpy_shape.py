@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -18,26 +17,17 @@ from jumba.test_util import check_grads
 from tests.core.numpy_checks import (
     ALL,
     OpSpec,
-    check_jit,
-    check_numpy,
-    check_spec_grads,
-    check_vmap,
-    check_x64,
-    uniform,
+    draw_arrays,
+    draw_shape,
+    table_tests,
 )
 
 # ---------------------------------------------------------------------------------------
 # Drawing helpers for custom argument draws: `(data, dtype) -> (arrays, kwargs)`.
 
 
-def _arrays(data, shapes, dtype):
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    return [np.asarray(uniform()(rng, tuple(s), dtype), dtype) for s in shapes]
 
 
-def _shape(data, min_dims=0, max_dims=3, min_side=0, max_side=4):
-    return data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                                      max_side=max_side), label="shape")
 
 
 def _axis(data, nd, label="axis"):
@@ -55,8 +45,8 @@ def _axes(data, nd, label="axes"):
 
 def _one_arg(kw_fn, **shape_kw):
     def draw(data, dtype):
-        shape = _shape(data, **shape_kw)
-        return _arrays(data, [shape], dtype), kw_fn(data, shape)
+        shape = draw_shape(data, **shape_kw)
+        return draw_arrays(data, [shape], dtype), kw_fn(data, shape)
     return draw
 
 
@@ -64,7 +54,7 @@ def _concat_like(n, rank_range, axis_fn):
     """n arrays of one rank whose shapes differ only along axis_fn(rank) (None: equal)."""
     def draw(data, dtype):
         r = data.draw(st.integers(*rank_range), label="rank")
-        base = list(_shape(data, r, r, 0 if r else 0))
+        base = list(draw_shape(data, r, r, 0 if r else 0))
         ax = axis_fn(r)
         shapes = []
         for _ in range(n):
@@ -72,7 +62,7 @@ def _concat_like(n, rank_range, axis_fn):
             if ax is not None:
                 s[ax] = data.draw(st.integers(0, 3), label="side")
             shapes.append(tuple(s))
-        return _arrays(data, shapes, dtype), {}
+        return draw_arrays(data, shapes, dtype), {}
     return draw
 
 
@@ -122,7 +112,7 @@ def _expand_kw(data, shape):
 
 
 def _squeeze_draw(data, dtype):
-    shape = list(_shape(data, max_dims=4))
+    shape = list(draw_shape(data, max_dims=4))
     ones = [i for i in range(len(shape)) if data.draw(st.booleans(), label=f"one{i}")]
     for i in ones:
         shape[i] = 1
@@ -135,12 +125,12 @@ def _squeeze_draw(data, dtype):
         picked = [a for a in unit if data.draw(st.booleans(), label="pick")] or unit[:1]
         picked = tuple(a - nd if i % 2 else a for i, a in enumerate(picked))
         kw = {"axis": picked[0] if mode == "int" else picked}
-    return _arrays(data, [tuple(shape)], dtype), kw
+    return draw_arrays(data, [tuple(shape)], dtype), kw
 
 
 def _concatenate_draw(data, dtype):
     r = data.draw(st.integers(1, 3), label="rank")
-    base = list(_shape(data, r, r))
+    base = list(draw_shape(data, r, r))
     ax = data.draw(st.integers(0, r - 1), label="ax")
     shapes = []
     for _ in range(3):
@@ -148,19 +138,20 @@ def _concatenate_draw(data, dtype):
         s[ax] = data.draw(st.integers(0, 3), label="side")
         shapes.append(tuple(s))
     if data.draw(st.booleans(), label="axis_none"):
-        return _arrays(data, [_shape(data, max_dims=2) for _ in range(3)], dtype), {"axis": None}
-    return _arrays(data, shapes, dtype), {"axis": ax - r if ax % 2 else ax}
+        shapes = [draw_shape(data, max_dims=2) for _ in range(3)]
+        return draw_arrays(data, shapes, dtype), {"axis": None}
+    return draw_arrays(data, shapes, dtype), {"axis": ax - r if ax % 2 else ax}
 
 
 def _stack_draw(data, dtype):
-    shape = _shape(data)
+    shape = draw_shape(data)
     nd = len(shape) + 1
-    return _arrays(data, [shape] * 3, dtype), {"axis": _axis(data, nd)}
+    return draw_arrays(data, [shape] * 3, dtype), {"axis": _axis(data, nd)}
 
 
 def _split_draw(kind):
     def draw(data, dtype):
-        shape = _shape(data, min_dims=1, min_side=1, max_side=6)
+        shape = draw_shape(data, min_dims=1, min_side=1, max_side=6)
         nd = len(shape)
         ax = _axis(data, nd)
         n = shape[ax]
@@ -174,32 +165,32 @@ def _split_draw(kind):
             ios = data.draw(st.lists(st.integers(-1, n + 1), max_size=3), label="indices")
             if kind == "split":
                 ios = sorted(ios)  # NumPy gives empty pieces for decreasing indices too
-        return _arrays(data, [shape], dtype), {"indices_or_sections": ios, "axis": ax}
+        return draw_arrays(data, [shape], dtype), {"indices_or_sections": ios, "axis": ax}
     return draw
 
 
 def _fixed_split_draw(axis, min_dims):
     def draw(data, dtype):
-        shape = list(_shape(data, min_dims=min_dims, min_side=1))
+        shape = list(draw_shape(data, min_dims=min_dims, min_side=1))
         ax = axis if len(shape) > 1 or axis != 1 else 0
         n = shape[ax]
         k = data.draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]), label="k")
-        return _arrays(data, [tuple(shape)], dtype), {"indices_or_sections": k}
+        return draw_arrays(data, [tuple(shape)], dtype), {"indices_or_sections": k}
     return draw
 
 
 def _broadcast_to_draw(data, dtype):
-    target = _shape(data)
+    target = draw_shape(data)
     k = data.draw(st.integers(0, len(target)), label="src_ndim")
     src = tuple(1 if data.draw(st.booleans(), label="unit") else d
                 for d in target[len(target) - k:])
-    return _arrays(data, [src], dtype), {"shape": target}
+    return draw_arrays(data, [src], dtype), {"shape": target}
 
 
 def _broadcast_arrays_draw(data, dtype):
     shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3,
                                                          max_side=3), label="shapes")
-    return _arrays(data, shapes.input_shapes, dtype), {}
+    return draw_arrays(data, shapes.input_shapes, dtype), {}
 
 
 def _tile_kw(data, shape):
@@ -208,7 +199,7 @@ def _tile_kw(data, shape):
 
 
 def _repeat_draw(data, dtype):
-    shape = _shape(data)
+    shape = draw_shape(data)
     nd = len(shape)
     ax = None if nd == 0 or data.draw(st.booleans(), label="flat") else _axis(data, nd)
     n = int(np.prod(shape)) if ax is None else shape[ax]
@@ -216,15 +207,15 @@ def _repeat_draw(data, dtype):
         reps = data.draw(st.integers(0, 3), label="reps")
     else:
         reps = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n), label="reps")
-    return _arrays(data, [shape], dtype), {"repeats": reps, "axis": ax}
+    return draw_arrays(data, [shape], dtype), {"repeats": reps, "axis": ax}
 
 
 def _repeat_traced_draw(data, dtype):
     """Array `repeats` as an argument: eager uses its value, jit/vmap the masked path."""
-    shape = _shape(data, min_dims=1, min_side=1)
+    shape = draw_shape(data, min_dims=1, min_side=1)
     ax = _axis(data, len(shape))
     n = shape[ax]
-    (x,) = _arrays(data, [shape], dtype)
+    (x,) = draw_arrays(data, [shape], dtype)
     reps = np.asarray(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), np.int32)
     length = data.draw(st.integers(0, 3 * n + 2), label="total_repeat_length")
     return [x, reps], {"axis": ax, "total_repeat_length": length}
@@ -322,43 +313,9 @@ SPECS = [
 ]
 
 CASES = [(s, np.dtype(d)) for s in SPECS for d in s.dtypes]
-CASE_IDS = [f"{s.name}-{d.name}" for s, d in CASES]
-FLOAT_SPECS = [s for s in SPECS if s.grad_order is not None]
 
 
-@pytest.mark.parametrize("spec,dtype", CASES, ids=CASE_IDS)
-@settings(max_examples=12, deadline=None)
-@given(data=st.data())
-def test_agrees_with_numpy(spec, dtype, data):
-    check_numpy(spec, data, dtype)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=4, deadline=None)
-@given(data=st.data())
-def test_jit_equals_eager(spec, data):
-    check_jit(spec, data, spec.dtypes[0])
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=6, deadline=None)
-@given(data=st.data())
-def test_vmap_equals_loop(spec, data):
-    check_vmap(spec, data, spec.dtypes[0])
-
-
-@pytest.mark.parametrize("spec", FLOAT_SPECS, ids=[s.name for s in FLOAT_SPECS])
-@settings(max_examples=2, deadline=None)
-@given(data=st.data())
-def test_grads(spec, data):
-    check_spec_grads(spec, data)
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-@settings(max_examples=2, deadline=None)
-@given(data=st.data())
-def test_x64(spec, data):
-    check_x64(spec, data, spec.dtypes[0])
+globals().update(table_tests(SPECS, examples=(12, 4, 6, 2, 2), by_dtype=False))
 
 
 # ---------------------------------------------------------------------------------------
