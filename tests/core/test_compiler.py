@@ -277,7 +277,7 @@ def test_a_consumer_of_two_groups_merges_them():
 def test_big_flat_kernels_split_over_threads(monkeypatch):
     from jumba._src.runtime import blas
 
-    monkeypatch.setattr(blas, "PARALLEL_ELEMENTS", 1000)
+    monkeypatch.setattr(blas, "PARALLEL_WORK", 1000)
     monkeypatch.setattr(blas, "num_threads", lambda: 3)
 
     def f(x, y):

@@ -109,7 +109,7 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
                for v in spec.scalar_inputs]
     outs = [names(v) + (".reshape(-1)" if flat or v.aval.ndim == 0 else "")
             for v in spec.outputs]
-    if flat and int(ext[0]) >= blas.PARALLEL_ELEMENTS:
+    if flat and blas.split_flat_kernel(int(ext[0]), spec.num_ops):
         lines.append(f"_run_flat(kernel_{k}, {ext[0]}, ({', '.join(arrays)},), "
                      f"({', '.join(scalars)}{',' if scalars else ''}), ({', '.join(outs)},))")
     else:

@@ -36,6 +36,7 @@ class KernelSpec:
     scalar_inputs: list  # Literals or 0-d Vars passed as scalars, in argument order
     outputs: list  # Vars written by the kernel, in argument order
     comment: str
+    num_ops: int = 1
 
 
 def _is_scalar_input(v) -> bool:
@@ -160,5 +161,5 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
     source = "import math\n\nimport numba\nimport numpy as np\n\n\n" + "\n".join(lines) + "\n"
     comment = f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
     return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
-                      comment)
+                      comment, len(group.eqns))
 

@@ -104,9 +104,15 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-# Flat kernels are split over the workers above this many elements (2 MB of float32
-# per stream): below it the ~40 µs round trip costs more than the second core gains.
-PARALLEL_ELEMENTS = 1 << 19
+# Flat kernels are split over the workers above this much work (elements x operations:
+# 2M elements of a 2-op kernel, 300K of a 14-op Adam update, 40K of a 100-op Threefry):
+# below it the ~40 µs round trip costs more than the second core gains.
+PARALLEL_WORK = 1 << 22
+
+
+def split_flat_kernel(n: int, num_ops: int) -> bool:
+    """Whether a flat kernel of `n` elements and `num_ops` operations is worth splitting."""
+    return n * num_ops >= PARALLEL_WORK and num_threads() >= 2
 
 
 def run_flat_kernel(kernel, n, arrays, scalars, outs):
@@ -114,9 +120,6 @@ def run_flat_kernel(kernel, n, arrays, scalars, outs):
     worker threads when it is big: kernels release the GIL (nogil), so the halves run on
     two cores at once."""
     threads = num_threads()
-    if n < PARALLEL_ELEMENTS or threads < 2:
-        kernel(n, *arrays, *scalars, *outs)
-        return
     bounds = [n * i // threads for i in range(threads + 1)]
 
     def part(lo, hi):
