@@ -51,3 +51,8 @@ def test_logistic_example_from_the_readme():
         return jnp.exp(x) / (jnp.exp(x) + 1)
 
     assert f"{jb.grad(logistic)(1.0):.8f}" == "0.19661194"
+
+
+def test_repr_shows_dtype_and_weak_type_as_jax():
+    assert repr(jb.grad(lambda x: x * x)(1.0)) == "Array(2., dtype=float32, weak_type=True)"
+    assert repr(jnp.ones(2)) == "Array([1., 1.], dtype=float32)"

@@ -97,7 +97,8 @@ class Array:
 
     def __repr__(self):
         body = np.array2string(self._value, separator=", ", prefix="Array(")
-        return f"Array({body}, dtype={self._value.dtype.name})"
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}, dtype={self._value.dtype.name}{weak})"
 
     def __str__(self):
         return str(self._value)
