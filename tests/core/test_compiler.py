@@ -286,3 +286,19 @@ def test_big_flat_kernels_split_over_threads(monkeypatch):
     x = np.linspace(-1, 1, 5001, dtype=np.float32)
     ex = _check_against_eager(f, x, x[::-1].copy())
     assert "_run_flat(kernel_0, 5001" in ex.source
+
+
+def test_big_nest_kernels_split_along_their_first_axis(monkeypatch):
+    from jumba._src.runtime import blas
+
+    monkeypatch.setattr(blas, "PARALLEL_WORK", 1000)
+
+    def f(x, b):  # a broadcast input (b) and a reduction over the last axis
+        h = jnp.tanh(x + b)
+        return jnp.sum(h * h, axis=1), h
+
+    x = np.linspace(-1, 1, 300 * 20, dtype=np.float32).reshape(300, 20)
+    b = np.linspace(0, 1, 20, dtype=np.float32)
+    ex = _check_against_eager(f, x, b, rtol=1e-5, atol=1e-5)
+    assert "_run_nest(kernel_0, (300, 20)" in ex.source
+    assert "(True, False)" in ex.source  # x is split along axis 0, b is shared

@@ -7,6 +7,8 @@ function and dtype, with a broadcasting operand): the hypothesis-driven tables i
 test_numpy_*.py cover values on tier 0, this covers the kernel lowering of each function.
 """
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -20,9 +22,14 @@ pytestmark = pytest.mark.numba
 
 
 @pytest.fixture(autouse=True)
-def _kernels_for_small_programs(monkeypatch):
+def _kernels_for_small_programs(monkeypatch, request):
     # These tests use small arrays; by default groups that small run with NumPy.
     monkeypatch.setattr(fusion, "MIN_KERNEL_SIZE", 0)
+    # Half of the cases also run their kernels split over threads (as big arrays do).
+    if zlib.crc32(request.node.name.encode()) % 2:
+        from jumba._src.runtime import blas
+
+        monkeypatch.setattr(blas, "PARALLEL_WORK", 1)
 
 
 def _same(x):

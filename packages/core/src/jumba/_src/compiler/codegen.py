@@ -9,6 +9,7 @@ in, the output pytree of `jumba.Array`s out.
 from __future__ import annotations
 
 import keyword
+import math
 
 import numpy as np
 
@@ -33,7 +34,8 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
 
     # __name__ puts generated code under jumba's warning filter (inf/nan are results).
     namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty,
-                       "_run_flat": blas.run_flat_kernel, "__name__": "jumba._src.generated"}
+                       "_run_flat": blas.run_flat_kernel,
+                       "_run_nest": blas.run_nest_kernel, "__name__": "jumba._src.generated"}
     lines = []
 
     def ref(v):
@@ -93,6 +95,11 @@ def _eqn_line(eqn, i, namespace, names, ref) -> str:
     return f"{outs} = {fn}({', '.join(args)})"
 
 
+def _tuple(items) -> str:
+    """Source of a tuple of the given expressions (`()`, `(a,)`, `(a, b)`)."""
+    return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
+
+
 def _kernel_lines(spec, k, names, ref) -> list[str]:
     lines = [f"# kernel_{k}: {spec.comment}"]
     flat = spec.mode == "flat"
@@ -109,9 +116,17 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
                for v in spec.scalar_inputs]
     outs = [names(v) + (".reshape(-1)" if flat or v.aval.ndim == 0 else "")
             for v in spec.outputs]
+    shape = spec.loop_shape
     if flat and blas.split_flat_kernel(int(ext[0]), spec.num_ops):
-        lines.append(f"_run_flat(kernel_{k}, {ext[0]}, ({', '.join(arrays)},), "
-                     f"({', '.join(scalars)}{',' if scalars else ''}), ({', '.join(outs)},))")
+        lines.append(f"_run_flat(kernel_{k}, {ext[0]}, {_tuple(arrays)}, {_tuple(scalars)}, "
+                     f"{_tuple(outs)})")
+    elif (not flat and shape and shape[0] > 1 and 0 not in spec.reduced_axes
+          and blas.split_flat_kernel(math.prod(shape), spec.num_ops)):
+        # Split along the first axis: inputs that run along it are sliced, others shared.
+        split = [v.aval.ndim == len(shape) and v.aval.shape[0] == shape[0]
+                 for v in spec.array_inputs]
+        lines.append(f"_run_nest(kernel_{k}, {_tuple(ext)}, {_tuple(arrays)}, "
+                     f"{tuple(split)!r}, {_tuple(scalars)}, {_tuple(outs)})")
     else:
         lines.append(f"kernel_{k}({', '.join(ext + arrays + scalars + outs)})")
     return lines

@@ -37,6 +37,7 @@ class KernelSpec:
     outputs: list  # Vars written by the kernel, in argument order
     comment: str
     num_ops: int = 1
+    reduced_axes: tuple = ()
 
 
 def _is_scalar_input(v) -> bool:
@@ -161,5 +162,6 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
     source = "import math\n\nimport numba\nimport numpy as np\n\n\n" + "\n".join(lines) + "\n"
     comment = f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
     return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
-                      comment, len(group.eqns))
+                      comment, len(group.eqns), tuple(red.params["axes"]) if red is not None
+                      else ())
 

@@ -129,3 +129,21 @@ def run_flat_kernel(kernel, n, arrays, scalars, outs):
     part(bounds[0], bounds[1])
     for f in futures:
         f.result()
+
+
+def run_nest_kernel(kernel, extents, arrays, split, scalars, outs):
+    """Run a loop-nest kernel split along its first axis (not a reduced one) over the worker
+    threads: `split[i]` says whether array input i runs along that axis (else it is
+    broadcast, and every part reads all of it); every output runs along it."""
+    threads = num_threads()
+    n0 = extents[0]
+    bounds = [n0 * i // threads for i in range(threads + 1)]
+
+    def part(lo, hi):
+        kernel(hi - lo, *extents[1:], *[a[lo:hi] if s else a for a, s in zip(arrays, split)],
+               *scalars, *[o[lo:hi] for o in outs])
+
+    futures = [_workers().submit(part, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    part(bounds[0], bounds[1])
+    for f in futures:
+        f.result()
