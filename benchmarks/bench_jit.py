@@ -84,36 +84,24 @@ def bench_cube(libs, results):
 
 # ----------------------------------------------------------------------- (b)
 
-def _mlp_params(rng, sizes=(784, 512, 512, 10)):
-    return [(rng.standard_normal((a, b)).astype(np.float32) * np.float32(np.sqrt(2 / a)),
-             np.zeros(b, np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
+def _mlp(m, jnp):
+    """The MLP's parameters, loss and step, from the same source the latency test runs."""
+    namespace = {"np": np, "jax": m, "jnp": jnp}
+    exec(_MLP_SOURCE, namespace)
+    return namespace
 
 
 def bench_mlp(libs, results):
     rng = np.random.default_rng(1)
-    params_np = _mlp_params(rng)
     x_np = rng.standard_normal((128, 784)).astype(np.float32)
     y_np = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 128)]
     results["mlp"] = {}
     for lib, (m, jnp) in libs.items():
-        def loss(params, x, y, jnp=jnp):
-            h = x
-            for w, b in params[:-1]:
-                h = jnp.maximum(h @ w + b, 0.0)
-            w, b = params[-1]
-            logits = h @ w + b
-            logits = logits - jnp.max(logits, axis=1, keepdims=True)
-            logp = logits - jnp.log(jnp.sum(jnp.exp(logits), axis=1, keepdims=True))
-            return -jnp.mean(jnp.sum(y * logp, axis=1))
-
-        def step(params, x, y, m=m, loss=loss):
-            value, grads = m.value_and_grad(loss)(params, x, y)
-            new = m.tree_util.tree_map(lambda p, g: p - 0.01 * g, params, grads)
-            return new, value
-
-        params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params_np]
+        mlp = _mlp(m, jnp)
+        params = [(jnp.asarray(w), jnp.asarray(b))
+                  for w, b in mlp["_mlp_params"](np.random.default_rng(1))]
         x, y = jnp.asarray(x_np), jnp.asarray(y_np)
-        jstep = _compiled(lib, m.jit(step), params, x, y)
+        jstep = _compiled(lib, m.jit(mlp["step"]), params, x, y)
         t = median_time(lambda: _ready(lib, jstep(params, x, y)))
         results["mlp"][f"{lib} (ms)"] = t * 1e3
 

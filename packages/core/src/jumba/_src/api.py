@@ -48,6 +48,15 @@ def _normalize_argnums(argnums, nargs, fun, transform) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _check_inexact_inputs(flat, what, allow_int, fix):
+    """Differentiated inputs must be real or complex (integers only with allow_int)."""
+    for x in flat:
+        dt = get_aval(x).dtype
+        if not (dtypes.is_inexact(dt) or allow_int):
+            raise TypeError(f"{what} requires real- or complex-valued inputs (float dtypes), "
+                            f"but got {dt.name}. {fix}")
+
+
 def _replace_args(args, argnums, new_vals):
     args = list(args)
     for i, v in zip(argnums, new_vals):
@@ -123,13 +132,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         # Python scalars enter as (weakly typed) arrays, as in JAX: the primal computation
         # then takes the eager fast paths.
         flat = [core.to_array(x) if type(x) in _PY_SCALARS else x for x in flat]
-        for x in flat:
-            dt = get_aval(x).dtype
-            if not (dtypes.is_inexact(dt) or allow_int):
-                raise TypeError(
-                    f"grad({name}) requires real- or complex-valued inputs (float dtypes), "
-                    f"but got {dt.name}. Convert the input with .astype(float), or use "
-                    "jumba.vjp / allow_int=True for integer inputs.")
+        _check_inexact_inputs(flat, f"grad({name})", allow_int,
+                              "Convert the input with .astype(float), or use jumba.vjp / "
+                              "allow_int=True for integer inputs.")
         aux_box = []
 
         def flat_fun(*flat_in):
@@ -394,12 +399,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         dyn = [args[i] for i in nums]
         flat, in_tree = tree_flatten(dyn)
         _check_operand_leaves(flat, f"jacfwd({_fun_name(fun)})")
-        for x in flat:
-            if not dtypes.is_inexact(get_aval(x).dtype):
-                raise TypeError(
-                    f"jacfwd({_fun_name(fun)}) requires real- or complex-valued inputs (float "
-                    f"dtypes), but got {get_aval(x).dtype.name}. Convert the input with "
-                    ".astype(float).")
+        _check_inexact_inputs(flat, f"jacfwd({_fun_name(fun)})", False,
+                              "Convert the input with .astype(float).")
 
         def pushfwd(*tangent_flat):
             def f_flat(*xs):
@@ -455,13 +456,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         dyn = tuple(args[i] for i in nums)
         flat_dyn, _ = tree_flatten(dyn)
         _check_operand_leaves(flat_dyn, f"jacrev({name})")
-        for x in flat_dyn:
-            dt = get_aval(x).dtype
-            if not (dtypes.is_inexact(dt) or allow_int):
-                raise TypeError(
-                    f"jacrev({name}) requires real- or complex-valued inputs (float dtypes), "
-                    f"but got {dt.name}. Convert the input with .astype(float), or pass "
-                    "allow_int=True.")
+        _check_inexact_inputs(flat_dyn, f"jacrev({name})", allow_int,
+                              "Convert the input with .astype(float), or pass allow_int=True.")
 
         def f_dyn(*d):
             return fun(*_replace_args(args, nums, d), **kwargs)
