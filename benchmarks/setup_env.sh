@@ -27,6 +27,11 @@ echo "== peers: numpy, jax, jaxlib, autograd"
 echo "== peer: optax"
 "${pip[@]}" optax
 
+# The peers of the sibling packages: Flax and Haiku (jumba_nn), Equinox
+# (jumba_pytree_models), RLax and Gymnasium (jumba_rl).
+echo "== peers: flax, dm-haiku, equinox, rlax, gymnasium"
+"${pip[@]}" flax dm-haiku equinox rlax gymnasium
+
 # Only this exact version: it is the CPU wheel; any other version would pull
 # a multi-GB CUDA build.
 echo "== peer: torch==2.13.0 (CPU)"
@@ -46,5 +51,5 @@ fi
 
 echo "== installed"
 "$venv/bin/python" -m pip list 2>/dev/null \
-    | grep -i -E '^(numpy|jax|jaxlib|autograd|torch|jumba[-_a-z]*) ' || true
+    | grep -i -E '^(numpy|jax|jaxlib|autograd|torch|optax|flax|dm-haiku|equinox|rlax|gymnasium|jumba[-_a-z]*) ' || true
 echo "benchmark environment ready: $venv/bin/python"
