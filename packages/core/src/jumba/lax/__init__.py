@@ -1,6 +1,13 @@
 """jumba.lax: the primitives, as jax.lax."""
 
 from jumba._src.lax.ad_util import stop_gradient  # noqa: F401
+from jumba._src.lax.bits import (  # noqa: F401
+    bitcast_convert_type,
+    clz,
+    mulhi,
+    population_count,
+    reduce_xor,
+)
 from jumba._src.lax.complex import complex, conj, imag, real  # noqa: A004, F401
 from jumba._src.lax.control_flow import (  # noqa: F401
     associative_scan,
@@ -17,17 +24,24 @@ from jumba._src.lax.convenience import (  # noqa: E402, F401
     PrecisionLike,
     RoundingMethod,
     batch_matmul,
+    broadcast_like,
     broadcast_shapes,
     broadcast_to_rank,
     broadcasted_iota,
     clamp,
     collapse,
     dot,
+    dtype,
+    empty,
     full_like,
+    index_take,
     iota,
     reciprocal,
     select,
     split,
+    stack,
+    tile,
+    unstack,
 )
 from jumba._src.lax.convolution import (  # noqa: F401
     ConvDimensionNumbers,
@@ -35,9 +49,16 @@ from jumba._src.lax.convolution import (  # noqa: F401
     conv_dimension_numbers,
     conv_general_dilated,
     conv_general_permutations,
+    conv_general_shape_tuple,
+    conv_shape_tuple,
     conv_transpose,
+    conv_transpose_shape_tuple,
     conv_with_general_padding,
     padtype_to_pads,
+)
+from jumba._src.lax.convolution_local import (  # noqa: F401
+    conv_general_dilated_local,
+    conv_general_dilated_patches,
 )
 from jumba._src.lax.cumulative_extrema import (  # noqa: F401
     cumlogsumexp,
@@ -109,6 +130,7 @@ from jumba._src.lax.fft import FftType, fft  # noqa: F401
 from jumba._src.lax.reductions import (  # noqa: F401
     argmax,
     argmin,
+    reduce,
     reduce_and,
     reduce_max,
     reduce_min,

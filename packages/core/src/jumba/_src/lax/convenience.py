@@ -121,3 +121,87 @@ def broadcast_to_rank(x, rank: int):
 def broadcast_shapes(*shapes):
     """The NumPy broadcast of shapes."""
     return tuple(np.broadcast_shapes(*shapes))
+
+
+def stack(operands, axis: int = 0):
+    """Join arrays of one shape along a new axis `axis`."""
+    operands = list(operands)
+    if not operands:
+        raise ValueError("lax.stack needs at least one array")
+    rank = get_aval(operands[0]).ndim
+    axis = _normalize_axis(axis, rank + 1, "stack")
+    return st.concatenate([st.expand_dims(x, (axis,)) for x in operands], axis)
+
+
+def unstack(x, axis: int = 0):
+    """The slices of `x` along `axis`, as a tuple of arrays of one rank less."""
+    shape = get_aval(x).shape
+    axis = _normalize_axis(axis, len(shape), "unstack")
+    out = []
+    for i in range(shape[axis]):
+        lo, hi = [0] * len(shape), list(shape)
+        lo[axis], hi[axis] = i, i + 1
+        out.append(st.squeeze(st.slice(x, lo, hi), (axis,)))
+    return tuple(out)
+
+
+def tile(operand, reps):
+    """`operand` repeated `reps[i]` times along each axis i (as numpy.tile)."""
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    shape = get_aval(operand).shape
+    rank = max(len(shape), len(reps))
+    shape = (1,) * (rank - len(shape)) + shape
+    reps = (1,) * (rank - len(reps)) + reps
+    x = st.reshape(operand, shape)
+    # Broadcast each axis against a new repetition axis in front of it, then merge the pairs.
+    paired = tuple(v for pair in zip(reps, shape) for v in pair)
+    x = st.broadcast_in_dim(x, paired, tuple(2 * i + 1 for i in range(rank)))
+    return st.reshape(x, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def empty(shape, dtype):
+    """An array of `shape` and `dtype` (zeros: Jumba arrays are never uninitialised)."""
+    return st.full(tuple(shape), 0, dtype)
+
+
+def dtype(x):
+    """The canonical dtype of a value, a type or a dtype-like (as jax.lax.dtype)."""
+    if isinstance(x, (type, str, np.dtype)):
+        return dtypes.canonicalize_dtype(np.dtype(x))
+    return get_aval(x).dtype
+
+
+def broadcast_like(arr, like_arr):
+    """`arr` broadcast to the shape of `like_arr`."""
+    return st.broadcast_to(arr, get_aval(like_arr).shape)
+
+
+def index_take(src, idxs, axes):
+    """Gather `src` at the points whose coordinates along `axes` are the 1-D arrays `idxs`.
+
+    The result's first axis runs over the points; the axes of `src` not in `axes` follow.
+    Indices wrap around (negative values count from the end).
+    """
+    from jumba._src.lax.slicing import GatherDimensionNumbers, gather
+
+    axes = tuple(int(a) for a in axes)
+    shape = get_aval(src).shape
+    if len(idxs) != len(axes):
+        raise ValueError(f"index_take: {len(idxs)} index arrays for {len(axes)} axes")
+    columns = []
+    for i, ax in zip(idxs, axes):
+        i = st.convert_element_type(i, np.int32) if get_aval(i).dtype != np.int32 else i
+        columns.append(st.expand_dims(ew.rem(ew.add(ew.rem(i, np.int32(shape[ax])),
+                                                    np.int32(shape[ax])),
+                                             np.int32(shape[ax])), (1,)))
+    indices = st.concatenate(columns, 1)
+    sizes = tuple(1 if d in axes else s for d, s in enumerate(shape))
+    dnums = GatherDimensionNumbers(offset_dims=tuple(range(1, len(shape) - len(axes) + 1)),
+                                   collapsed_slice_dims=axes, start_index_map=axes)
+    return gather(src, indices, dnums, sizes)
+
+
+def _normalize_axis(axis, rank, name):
+    if not -rank <= axis < rank:
+        raise ValueError(f"lax.{name}: axis {axis} is out of bounds for rank {rank}")
+    return axis % rank

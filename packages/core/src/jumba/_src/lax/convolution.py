@@ -107,6 +107,53 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding):
     return tuple(pads)
 
 
+def conv_shape_tuple(lhs_shape, rhs_shape, strides, pads, batch_group_count=1):
+    """Output shape of an undilated conv in NC.../OI... layout; `pads` is a padding string
+    or (low, high) pairs."""
+    spatial_in, window = tuple(lhs_shape[2:]), tuple(rhs_shape[2:])
+    if isinstance(pads, str):
+        pads = padtype_to_pads(spatial_in, window, strides, pads)
+    if len(pads) != len(spatial_in):
+        raise TypeError(f"conv_shape_tuple: {len(pads)} padding pairs for "
+                        f"{len(spatial_in)} spatial dimensions")
+    spatial = tuple(max(0, (n + lo + hi - k) // s + 1)
+                    for n, k, s, (lo, hi) in zip(spatial_in, window, strides, pads))
+    return (lhs_shape[0] // batch_group_count, rhs_shape[0], *spatial)
+
+
+def _to_canonical(shape, perm):
+    return tuple(shape[i] for i in perm)
+
+
+def _from_canonical(shape, perm):
+    out = [0] * len(perm)
+    for src, dst in enumerate(perm):
+        out[dst] = shape[src]
+    return tuple(out)
+
+
+def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers):
+    """Output shape of conv_general_dilated (no dilation) for the given dimension numbers."""
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    out = conv_shape_tuple(_to_canonical(lhs_shape, dn.lhs_spec),
+                           _to_canonical(rhs_shape, dn.rhs_spec), window_strides, padding)
+    return _from_canonical(out, dn.out_spec)
+
+
+def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
+                               dimension_numbers):
+    """Output shape of conv_transpose for the given dimension numbers."""
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    lhs, rhs = _to_canonical(lhs_shape, dn.lhs_spec), _to_canonical(rhs_shape, dn.rhs_spec)
+    if isinstance(padding, str):
+        padding = [_conv_transpose_padding(k, s, padding.upper())
+                   for k, s in zip(rhs[2:], window_strides)]
+    # The input is dilated by the stride, padded, and correlated with the kernel.
+    spatial = tuple(_dilate_dim(n, s) + lo + hi - k + 1
+                    for n, k, s, (lo, hi) in zip(lhs[2:], rhs[2:], window_strides, padding))
+    return _from_canonical((lhs[0], rhs[0], *spatial), dn.out_spec)
+
+
 def _dilate_dim(n, d):
     return 0 if n == 0 else 1 + d * (n - 1)
 

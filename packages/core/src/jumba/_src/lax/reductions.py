@@ -203,4 +203,76 @@ def argmin(x, axis, index_dtype=None):
     return argmin_p.bind(x, axes=(int(axis),), index_dtype=index_dtype)
 
 
+# ---------------------------------------------------------------------------------------
+# reduce: a fold with a user-given computation
+
+
+def _monoid_reducer(computation, dtype):
+    """The reduction primitive's function that `computation` amounts to on scalars of `dtype`,
+    or None when it is not a single associative primitive (add, mul, max, min, and, or, xor)."""
+    from jumba._src.api import make_jaxpr
+    from jumba._src.lax.bits import reduce_xor
+
+    scalar = np.zeros((), dtype)
+    try:
+        closed = make_jaxpr(computation)(scalar, scalar)
+    except Exception:  # noqa: BLE001 (any failure just means "no fast path")
+        return None
+    jaxpr = closed.jaxpr
+    if len(jaxpr.eqns) != 1 or closed.consts:
+        return None
+    (eqn,) = jaxpr.eqns
+    if len(eqn.inputs) != 2 or set(map(id, eqn.inputs)) != set(map(id, jaxpr.invars)) \
+            or list(eqn.outputs) != list(jaxpr.outvars):
+        return None
+    table = {ew.add_p: reduce_sum, ew.mul_p: reduce_prod, ew.max_p: reduce_max,
+             ew.min_p: reduce_min, ew.xor_p: reduce_xor}
+    if np.dtype(dtype) == np.bool_:
+        table.update({ew.and_p: reduce_and, ew.or_p: reduce_or})
+    return table.get(eqn.primitive)
+
+
+def reduce(operands, init_values, computation, dimensions):
+    """Fold `computation` over `dimensions` of `operands`, starting from `init_values` (as
+    jax.lax.reduce; operands and init values are matching pytrees).
+
+    A computation that is one of add, mul, max, min, and/or (booleans) or xor runs as the
+    matching reduction primitive; any other runs as a `scan` over the reduced elements, so
+    it differentiates and batches like any loop.
+    """
+    from jumba._src import tree_util
+    from jumba._src.lax.control_flow import scan
+
+    flat_ops, tree = tree_util.tree_flatten(operands)
+    flat_init, init_tree = tree_util.tree_flatten(init_values)
+    if tree != init_tree:
+        raise ValueError(f"lax.reduce: operands {tree} and init_values {init_tree} must have "
+                         "the same tree structure")
+    shapes = {get_aval(x).shape for x in flat_ops}
+    if len(shapes) != 1:
+        raise ValueError(f"lax.reduce: all operands need one shape, got {sorted(shapes)}")
+    (shape,) = shapes
+    dims = tuple(sorted({int(d) % max(len(shape), 1) for d in dimensions}))
+    _reduced_shape("reduce", shape, dims)
+    if len(flat_ops) == 1:
+        reducer = _monoid_reducer(computation, get_aval(flat_ops[0]).dtype)
+        if reducer is not None:
+            return computation(init_values, tree_util.tree_unflatten(
+                tree, [reducer(flat_ops[0], dims)]))
+    kept = tuple(i for i in range(len(shape)) if i not in dims)
+    kept_shape = tuple(shape[i] for i in kept)
+    count = int(np.prod([shape[d] for d in dims], dtype=np.int64))
+    from jumba._src.lax.structural import transpose
+
+    xs = [reshape(transpose(x, dims + kept), (count, *kept_shape)) for x in flat_ops]
+    init = [broadcast_in_dim(v, kept_shape, ()) for v in flat_init]
+
+    def step(carry, x):
+        out = computation(tree_util.tree_unflatten(tree, carry), tree_util.tree_unflatten(tree, x))
+        return tree_util.tree_leaves(out), None
+
+    result, _ = scan(step, init, xs)
+    return tree_util.tree_unflatten(tree, result)
+
+
 del Zero

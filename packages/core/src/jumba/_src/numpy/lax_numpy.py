@@ -1189,18 +1189,9 @@ def dsplit(ary, indices_or_sections):
 
 
 def tile(A, reps):
-    A = asarray(A) if not _is_array(A) else A
-    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
-    s = get_aval(A).shape
-    nd = builtins.max(len(s), len(reps))
-    s = (1,) * (nd - len(s)) + s
-    reps = (1,) * (nd - len(reps)) + reps
-    A = st.reshape(A, s)
-    # Broadcast each axis against a new repetition axis in front of it, then merge.
-    inter = tuple(v for pair in zip(reps, s) for v in pair)
-    dims = tuple(2 * i + 1 for i in range(nd))
-    b = st.broadcast_in_dim(A, inter, dims)
-    return st.reshape(b, tuple(r * d for r, d in zip(reps, s)))
+    from jumba._src.lax.convenience import tile as lax_tile
+
+    return lax_tile(asarray(A) if not _is_array(A) else A, reps)
 
 
 def repeat(a, repeats, axis=None, *, total_repeat_length=None):
