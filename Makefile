@@ -1,7 +1,7 @@
 # Jumba monorepo tasks. Needs only python3 >= 3.11 and access to PyPI.
 #
 #   make venv    create .venv with the five packages installed editable (+ test tools)
-#   make demo    run the seed examples
+#   make demo    run examples/demo.py: the seed examples, then a small model trained
 #   make test    run the test suite (what CI runs)
 #   make lint    ruff check
 #   make bench   set up benchmarks/.venv (with JAX etc.) and run the eager benchmark
@@ -13,7 +13,7 @@ PACKAGES := core nn optim rl pytree_models
 PYPROJECTS := $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml)
 # One pip command: `jumba` is not on PyPI, so pip must see packages/core alongside the
 # packages that depend on it to resolve `jumba>=0.1.0` locally.
-EDITABLES := -e 'packages/core[test]' $(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p))
+EDITABLES := -e 'packages/core[test,plot]' $(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p))
 
 .PHONY: venv demo test lint bench clean
 
@@ -29,9 +29,7 @@ $(VENV)/.installed: $(PYPROJECTS)
 	touch $@
 
 demo: venv
-	$(PY) examples/seed/grad.py
-	$(PY) examples/seed/jit.py
-	$(PY) examples/seed/vmap.py
+	$(PY) examples/demo.py
 
 # A fresh kernel cache per run, so tests never depend on kernels left by an earlier run.
 test: venv

@@ -42,3 +42,23 @@ def test_vmap_example():
     out = run_example("vmap.py")
     assert "per-example gradients, shape (8, 3)" in out
     assert "vmap(grad(loss)) matches a Python loop over the examples" in out
+
+
+def test_demo_trains_to_a_printed_accuracy(tmp_path):
+    env = dict(os.environ)
+    paths = [str(ROOT / "packages" / p / "src") for p in ("core", "optim")]
+    env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    png = tmp_path / "loss.png"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--no-seeds",
+                           "--epochs", "4", "--plot", str(png)],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    accuracy = float(proc.stdout.split("test accuracy: ")[1].split("%")[0])
+    assert accuracy > 90.0, proc.stdout
+    assert "steps  loss" in proc.stdout and "training (compile included)" in proc.stdout
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in proc.stdout
+    else:
+        assert png.stat().st_size > 10_000 and f"loss curve saved to {png}" in proc.stdout
