@@ -4,7 +4,7 @@
 #   make demo    run examples/demo.py: the seed examples, then a small model trained
 #   make test    run the test suite (what CI runs)
 #   make lint    ruff check
-#   make bench   set up benchmarks/.venv (with JAX etc.) and run the eager benchmark
+#   make bench   set up benchmarks/.venv (with JAX etc.) and run every benchmark
 
 PYTHON ?= python3
 VENV := .venv
@@ -46,7 +46,7 @@ lint: $(VENV)/bin/ruff
 
 bench:
 	bash benchmarks/setup_env.sh
-	benchmarks/.venv/bin/python benchmarks/bench_eager.py
+	benchmarks/.venv/bin/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV)

@@ -59,3 +59,32 @@ def write_section(title: str, body: str, path: Path = RESULTS):
     text = pattern.sub(lambda m: section, text) if pattern.search(text) else \
         text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
+
+
+VERDICTS_DIR = Path(__file__).resolve().with_name("verdicts")
+
+
+def record_verdicts(script: str, verdicts: list[dict]) -> None:
+    """Keep one script's targets as JSON for run_all.py's summary and chart.
+
+    Each verdict: {"issue": int, "target": str, "ratio": float | None, "limit": float,
+    "higher_is_better": bool (optional)}. A ratio of None means "not measured".
+    """
+    import json
+
+    for v in verdicts:
+        r, limit = v.get("ratio"), v["limit"]
+        if r is None:
+            v["verdict"] = "not measured"
+        else:
+            ok = r >= limit if v.get("higher_is_better") else r <= limit
+            v["verdict"] = "PASS" if ok else "FAIL"
+    VERDICTS_DIR.mkdir(exist_ok=True)
+    record = {"script": script,
+              "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{_cpu_model()}, {os.cpu_count()} cores",
+              "load_average": os.getloadavg()[0], "verdicts": verdicts}
+    path = VERDICTS_DIR / f"{Path(script).stem}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)

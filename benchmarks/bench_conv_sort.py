@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, write_section  # noqa: E402
+from _common import environment_header, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## Convolutions and sorting (issue 4)"
 TARGETS = {"conv forward": 2.0, "conv backward": 2.0, "sort 1e6 float32": 1.0}
@@ -145,6 +145,11 @@ def main():
     print(text)
     if args.write:
         write_section(SECTION, text)
+        record_verdicts(__file__, [
+            {"issue": 4, "target": f"{name} ≤ {limit:g}× JAX", "limit": limit,
+             "ratio": (results[name]["jumba"] / results[name]["jax"]
+                       if {"jax", "jumba"} <= set(results.get(name, {})) else None)}
+            for name, limit in TARGETS.items()])
 
 
 if __name__ == "__main__":

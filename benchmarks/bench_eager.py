@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for _common
+
 SECTION = "## Eager and dispatch (issue 2)"
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
 RESULTS_TITLE = "# Jumba benchmark results"
@@ -366,6 +368,11 @@ def main():
     print(section)
     if args.write:
         write_results(section)
+        from _common import record_verdicts
+
+        record_verdicts(__file__, [
+            {"issue": 2, "target": wording, "ratio": ratio(results[key], peer), "limit": limit}
+            for key, peer, limit, wording in TARGETS])
         print(f"\nwritten to {RESULTS}", file=sys.stderr)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, write_section  # noqa: E402
+from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## jit compiled with numba (issue 3)"
 
@@ -267,6 +267,18 @@ def main():
     print(text)
     if args.write:
         write_section(SECTION, text)
+        verdicts = []
+        for bench, jk, pk, limit, wording in TARGETS:
+            vals = results.get(bench, {})
+            verdicts.append({"issue": 3, "target": wording, "limit": limit,
+                             "ratio": vals[jk] / vals[pk] if jk in vals and pk in vals
+                             else None})
+        if "cube" in results and "jumba GB/s" in results["cube"]:
+            verdicts.append({"issue": 3, "target": "(a) cube ≥ 50% of copy bandwidth",
+                             "limit": 0.5, "higher_is_better": True,
+                             "ratio": results["cube"]["jumba GB/s"]
+                             / results["cube"]["copy GB/s"]})
+        record_verdicts(__file__, verdicts)
 
 
 if __name__ == "__main__":

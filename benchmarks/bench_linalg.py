@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, write_section  # noqa: E402
+from _common import environment_header, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## linalg: solve 512×512 (issue 4)"
 N = 512
@@ -142,6 +142,10 @@ def main():
     print(text)
     if args.write:
         write_section(SECTION, text)
+        key = "jit, b (512, 512)"
+        record_verdicts(__file__, [
+            {"issue": 4, "target": f"jit `solve` 512×512 ≤ {TARGET}× JAX", "limit": TARGET,
+             "ratio": times["jumba"][key] / times["jax"][key] if "jax" in times else None}])
 
 
 if __name__ == "__main__":

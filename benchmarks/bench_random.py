@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, write_section  # noqa: E402
+from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## jumba.random (issue 5)"
 N = 1_000_000
@@ -92,6 +92,10 @@ def main():
     print(text)
     if args.write:
         write_section(SECTION, text)
+        ratio = (rows[("normal", "jumba")] / rows[("normal", "jax")] if "jax" in libs
+                 else None)
+        record_verdicts(__file__, [{"issue": 5, "target": "jit normal(1e6) ≤ 1.0× JAX",
+                                    "ratio": ratio, "limit": 1.0}])
 
 
 if __name__ == "__main__":
