@@ -131,7 +131,8 @@ def save_loss_curve(losses: list[float], path: Path) -> None:
     window = 20
     if len(losses) >= window:
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(window - 1, len(losses)), smooth, lw=2, label=f"mean of the last {window}")
+        ax.plot(np.arange(window - 1, len(losses)), smooth, lw=2,
+                label=f"mean of the last {window}")
     ax.set(xlabel="step", ylabel="cross-entropy", yscale="log",
            title="MLP on 8x8 digits (jumba + jumba_optim.adam)")
     ax.legend()
