@@ -17,6 +17,7 @@ from jumba import debug, lax, numpy, tree, tree_util  # noqa: E402, I001
 from jumba import random  # noqa: E402
 from jumba import nn  # noqa: E402
 from jumba import scipy  # noqa: E402
+from jumba import dtypes  # noqa: E402
 from jumba._src.api import (  # noqa: E402
     block_until_ready,
     device_get,

@@ -33,7 +33,7 @@ from jumba._src.custom_derivatives import (
     resolve_kwargs,
     trace_flat,
 )
-from jumba._src.interpreters import ad, batching
+from jumba._src.interpreters import ad, batching, tape
 from jumba._src.interpreters.ad import Zero
 from jumba._src.tree_util import tree_flatten, tree_unflatten
 
@@ -312,8 +312,12 @@ def _eval_with_saved(closed, saved_at, primals, saved):
         for k, val in by_eqn.get(i, {}).items():
             o = outs[k]
             # Keep the tangent, take the saved primal (the recomputed one is then dead code).
-            outs[k] = ad.JVPTracer(o._trace, val, o.tangent) if isinstance(o, ad.JVPTracer) \
-                else val
+            if isinstance(o, ad.JVPTracer):
+                outs[k] = ad.JVPTracer(o._trace, val, o.tangent)
+            elif isinstance(o, tape.TapeTracer):  # eager reverse mode: keep the tape node
+                outs[k] = tape.TapeTracer(o._trace, val, o.node)
+            else:
+                outs[k] = val
         env.update(zip(eqn.outputs, outs))
     return [read(v) for v in jaxpr.outvars]
 

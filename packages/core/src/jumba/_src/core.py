@@ -251,6 +251,8 @@ class Primitive:
     whether an eagerly computed output keeps a weak dtype.
     """
 
+    elementwise = False  # set by lax's standard_op: output i depends only on inputs i
+
     def __init__(self, name: str, *, multiple_results: bool = False):
         self.name = name
         self.multiple_results = multiple_results

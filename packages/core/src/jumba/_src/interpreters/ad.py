@@ -20,6 +20,12 @@ from jumba._src.runtime.array import Array
 
 primitive_jvps: dict[Primitive, Any] = {}
 primitive_transposes: dict[Primitive, Any] = {}
+# What eager reverse mode (interpreters/tape.py) needs to know of a primitive's rules to
+# skip staging: the per-argument JVP terms of defjvp/defjvp2 (rules, use_ans), the
+# primitives linear in all arguments (deflinear) and those with a zero derivative.
+jvp_terms: dict[Primitive, tuple] = {}
+linear_primitives: set[Primitive] = set()
+zero_derivative: set[Primitive] = set()
 
 # ---------------------------------------------------------------------------------------
 # Tangent values
@@ -177,11 +183,13 @@ def defjvp(primitive, *jvp_rules):
     argument i's tangent g (None marks a non-differentiable argument)."""
     # A partial (no Python frame of its own): called as rule(primals, tangents, **params).
     primitive_jvps[primitive] = functools.partial(_jvp_by_argument, primitive, jvp_rules, False)
+    jvp_terms[primitive] = (jvp_rules, False)
 
 
 def defjvp2(primitive, *jvp_rules):
     """Like defjvp, with the primal output: `rule(g, ans, *primals, **params)`."""
     primitive_jvps[primitive] = functools.partial(_jvp_by_argument, primitive, jvp_rules, True)
+    jvp_terms[primitive] = (jvp_rules, True)
 
 
 def _jvp_by_argument(primitive, rules, use_ans, primals, tangents, /, **params):
@@ -209,6 +217,7 @@ def deflinear(primitive, transpose_rule):
     """A primitive linear in all its arguments: its JVP applies it to the tangents."""
     primitive_jvps[primitive] = lambda p, t, **params: _linear_jvp(primitive, p, t, params)
     primitive_transposes[primitive] = transpose_rule
+    linear_primitives.add(primitive)
 
 
 def _linear_jvp(primitive, primals, tangents, params):
@@ -350,6 +359,14 @@ primitive_transposes[add_any_p] = lambda ct, x, y: [ct, ct]
 def vjp_flat(fun, primals):
     """Returns (primals_out, f_vjp) where f_vjp maps output cotangents to input cotangents
     (float0 zeros for non-differentiable inputs)."""
+    if core._state.eval_only:  # no transformation around: record a tape, stage nothing
+        for p in primals:
+            if type(p) in core._TRACER_TYPES:
+                break  # a leaked tracer: let the staged path raise its error
+        else:
+            from jumba._src.interpreters import tape
+
+            return tape.vjp_flat(fun, primals)
     primals_out, closed, diff_mask = linearize_flat(fun, primals)
     in_avals = [get_aval(p) for p in primals]
 

@@ -13,6 +13,7 @@ stop_gradient_p.weak_type_rule = lambda w: w
 batching.defvectorized(stop_gradient_p)
 ad.primitive_jvps[stop_gradient_p] = lambda primals, tangents: (
     stop_gradient_p.bind(*primals), ad.Zero(ad.tangent_aval(get_aval(primals[0]))))
+ad.zero_derivative.add(stop_gradient_p)
 
 
 def stop_gradient(x):

@@ -76,6 +76,7 @@ def standard_op(name, impl, *, nargs=1, out_dtype=None, accept=None):
     p.def_impl(impl)
     p.def_abstract_eval(_nary_abstract_eval(name, out_dtype, accept))
     p.weak_type_rule = core._never_weak if out_dtype is not None else core.all_weak
+    p.elementwise = True  # eager reverse mode transposes its JVP terms without staging
     if nargs == 1:
         batching.defvectorized(p)
     else:
@@ -86,6 +87,7 @@ def standard_op(name, impl, *, nargs=1, out_dtype=None, accept=None):
 def defjvp_zero(p):
     ad.primitive_jvps[p] = lambda primals, tangents, **params: (
         p.bind(*primals, **params), Zero(ad.tangent_aval(get_aval(p.bind(*primals, **params)))))
+    ad.zero_derivative.add(p)
 
 
 _float = dtypes.is_inexact
