@@ -630,7 +630,27 @@ def _custom_vjp_call_batch(size, vals, dims, *, call_jaxpr, fwd, bwd, num_consts
     return outs, [0] * len(outs)
 
 
+def _custom_vjp_call_transpose(cts, *invals, call_jaxpr, fwd, bwd, num_consts,
+                               symbolic_zeros):
+    # Reached only when a custom_vjp function is applied to tangents, inside another rule
+    # (e.g. custom_linear_solve's JVP). Tangent maps are linear, so the function is linear
+    # in those operands and its VJP is the same at every point: take it at zero.
+    if any(ad.is_undefined_primal(x) for x in invals[:num_consts]):
+        raise _closure_error("custom_vjp", getattr(fwd, "name", "") or "(custom_vjp)")
+    args = invals[num_consts:]
+    linear = [ad.is_undefined_primal(x) for x in args]
+    primals = [ad.zeros_like_aval(x.aval) if u else x for x, u in zip(args, linear)]
+    _, res, res_tree = fwd(primals, linear)
+    if symbolic_zeros:
+        cts = [SymbolicZero(c.aval) if type(c) is Zero else c for c in cts]
+    else:
+        cts = [ad.instantiate_zeros(c) for c in cts]
+    cts_in = bwd(res_tree, res, cts)
+    return [None] * num_consts + [c if u else None for c, u in zip(cts_in, linear)]
+
+
 ad.primitive_jvps[custom_vjp_call_p] = _custom_vjp_call_jvp
+ad.primitive_transposes[custom_vjp_call_p] = _custom_vjp_call_transpose
 batching.primitive_batchers[custom_vjp_call_p] = _custom_vjp_call_batch
 
 

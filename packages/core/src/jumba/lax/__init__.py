@@ -12,6 +12,8 @@ from jumba._src.lax.complex import complex, conj, imag, real  # noqa: A004, F401
 from jumba._src.lax.control_flow import (  # noqa: F401
     associative_scan,
     cond,
+    custom_linear_solve,
+    custom_root,
     fori_loop,
     map,
     scan,

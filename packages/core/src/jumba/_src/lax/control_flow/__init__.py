@@ -10,3 +10,4 @@ from jumba._src.lax.control_flow.loops import (  # noqa: F401
     while_loop,
     while_p,
 )
+from jumba._src.lax.control_flow.solves import custom_linear_solve, custom_root  # noqa: F401
