@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "examples" / "seed"
 
 
-def run_example(name, *args):
-    env = dict(os.environ)
+def run_example(name, *args, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
     # Work from a plain checkout too (without `make venv`): put the core package first.
     src = str(ROOT / "packages" / "core" / "src")
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -62,3 +62,22 @@ def test_demo_trains_to_a_printed_accuracy(tmp_path):
         assert "matplotlib is not installed" in proc.stdout
     else:
         assert png.stat().st_size > 10_000 and f"loss curve saved to {png}" in proc.stdout
+
+
+def _means(out):
+    line = out.strip().splitlines()[-1]
+    return [float(v) for v in line.strip("[]").split()]
+
+
+def test_pmap_example_small():
+    # JAX prints [1.307019  1.1721832] for the same program at 500 x 600 on 2 devices.
+    out = run_example("pmap.py", "500", "600")
+    assert "2 devices" in out and "x @ x.T" in out
+    assert _means(out) == pytest.approx([1.307019, 1.1721832], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_pmap_example_prints_jax_values():
+    # The seed's sizes, 2 x 5000 x 6000, on tier 1 (numba): about 3x faster than NumPy here.
+    out = run_example("pmap.py", env_extra={"JUMBA_COMPILE": "eager"})
+    assert _means(out) == pytest.approx([1.2110119, 1.2357731], rel=1e-5)

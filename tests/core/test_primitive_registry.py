@@ -30,7 +30,7 @@ def _declared_primitives() -> dict[str, core.Primitive]:
                 found[value.name] = value
     found[ad.add_any_p.name] = ad.add_any_p
     # Primitives of the transformations outside lax (custom rules, remat, debugging).
-    for name in ("custom_derivatives", "checkpoint", "debugging"):
+    for name in ("custom_derivatives", "checkpoint", "debugging", "pmap"):
         mod = importlib.import_module(f"jumba._src.{name}")
         found.update({v.name: v for v in vars(mod).values() if isinstance(v, core.Primitive)})
     return found
@@ -57,7 +57,7 @@ LINEAR = {
     # control flow (their tangent forms are linear in the tangent operands)
     "cond", "scan",
     # collectives
-    "psum", "all_gather", "ppermute", "all_to_all",
+    "psum", "all_gather", "ppermute", "all_to_all", "psum_scatter",
     # custom derivatives and remat (linear in their tangent operands)
     "custom_lin", "remat_lin", "name",
 }

@@ -21,7 +21,6 @@ from jumba import dtypes  # noqa: E402
 from jumba._src.api import (  # noqa: E402
     block_until_ready,
     device_get,
-    device_put,
     eval_shape,
     grad,
     hessian,
@@ -52,6 +51,7 @@ from jumba._src.core import (  # noqa: E402  # noqa: E402
     TracerIntegerConversionError,
     UnexpectedTracerError,
 )
+from jumba._src.environment_info import print_environment_info  # noqa: E402
 from jumba._src.custom_derivatives import (  # noqa: E402
     closure_convert,
     custom_gradient,
@@ -65,22 +65,20 @@ from jumba._src.runtime.devices import (  # noqa: E402
     default_device,
     device_count,
     devices,
+    local_device_count,
     local_devices,
+    process_count,
+    process_index,
 )
+from jumba._src.pmap import (  # noqa: E402
+    device_put,
+    device_put_replicated,
+    device_put_sharded,
+    pmap,
+)
+from jumba import distributed  # noqa: E402
 
 __version__ = "0.1.0"
-
-
-def local_device_count() -> int:
-    return device_count()
-
-
-def process_index() -> int:
-    return 0
-
-
-def process_count() -> int:
-    return 1
 
 
 def typeof(x):
@@ -88,3 +86,13 @@ def typeof(x):
     from jumba._src.core import get_aval
 
     return get_aval(x)
+
+
+def __getattr__(name: str):
+    # Public submodules loaded on first use (`jumba.dlpack.from_dlpack(...)` works after
+    # `import jumba`), so that `import jumba` does not pay for zipfile and friends.
+    if name in ("checkpoint_io", "dlpack"):
+        import importlib
+
+        return importlib.import_module(f"jumba.{name}")
+    raise AttributeError(f"module 'jumba' has no attribute {name!r}")

@@ -129,6 +129,18 @@ from jumba._src.lax.elementwise import (  # noqa: F401
     tanh,
 )
 from jumba._src.lax.fft import FftType, fft  # noqa: F401
+from jumba._src.lax.parallel import (  # noqa: F401
+    all_gather,
+    all_to_all,
+    axis_index,
+    axis_size,
+    pmax,
+    pmean,
+    pmin,
+    ppermute,
+    psum,
+    psum_scatter,
+)
 from jumba._src.lax.reductions import (  # noqa: F401
     argmax,
     argmin,

@@ -4,9 +4,9 @@ its disk cache, loaded once per process.
 Layout: `$JUMBA_CACHE_DIR/kernels/k_<hash>.py` (default `~/.cache/jumba`), numba's cache in
 the `__pycache__` beside them. A file is written atomically (temporary file, fsync,
 rename), so a crash never leaves half a kernel. A file whose text does not match its name
-is damaged: it is rewritten with one warning. An unwritable cache directory falls back to
-a private temporary directory, also with one warning. This is the only module (with its
-callers in the compiler) that imports numba.
+is damaged: it is rewritten with one warning; so is a damaged numba cache entry. An
+unwritable cache directory falls back to a private temporary directory, also with one
+warning. This is the only module (with its callers in the compiler) that imports numba.
 """
 
 from __future__ import annotations
@@ -89,10 +89,45 @@ def _ensure_file(source: str, h: str) -> Path:
         existing = None
     if existing != source:
         if existing is not None:
-            _warn_once(f"damaged-{h}", f"Jumba's kernel cache file {path} was damaged or "
-                       "stale; it has been rewritten and will be recompiled.")
-        _atomic_write(path, source)
+            _warn_once("damaged", f"Jumba's kernel cache file {path} was damaged or "
+                       "stale; it has been rewritten and will be recompiled (further damaged "
+                       "files are repaired silently).")
+        try:
+            _atomic_write(path, source)
+        except OSError as e:  # the directory became unwritable (or the disk is full)
+            global _fallback_dir
+            _fallback_dir = Path(tempfile.mkdtemp(prefix="jumba-kernels-"))
+            _warn_once("readonly", f"Jumba's kernel cache {d} is not writable ({e}); kernels "
+                       f"are compiled into {_fallback_dir} for this process only. Set "
+                       "JUMBA_CACHE_DIR to a writable directory to keep them across runs.")
+            path = _fallback_dir / path.name
+            _atomic_write(path, source)
     return path
+
+
+def _guard_numba_cache(dispatcher, path: Path):
+    """Make a damaged numba cache entry (its index and data are pickles numba wrote) a cache
+    miss: delete the entry, warn once, and let numba recompile and rewrite it."""
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "load_overload", None)
+    if load is None:
+        return
+
+    def load_overload(sig, target_context):
+        try:
+            return load(sig, target_context)
+        except Exception as e:
+            for f in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
+            _warn_once("numba-damaged", f"numba's cache of Jumba kernel {path.name} was "
+                       f"damaged ({type(e).__name__}: {e}); it has been deleted and the "
+                       "kernel recompiled (further damaged entries are repaired silently).")
+            return None
+
+    cache.load_overload = load_overload
 
 
 def load_kernel(source: str):
@@ -125,6 +160,7 @@ def _import(source: str, h: str):
         # in code generation: let it surface.
         del sys.modules[name]
         raise
+    _guard_numba_cache(module.kernel, path)
     return module.kernel
 
 

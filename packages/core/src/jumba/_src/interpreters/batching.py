@@ -6,11 +6,15 @@ from typing import Any, NamedTuple
 
 from jumba._src import core
 from jumba._src.core import Primitive, Trace, Tracer, get_aval
+from jumba._src.runtime import pmap_executor
 
 not_mapped = None
 
 # rule(axis_size, vals, dims, **params) -> (out, out_dim) (lists for multiple results)
 primitive_batchers: dict[Primitive, Any] = {}
+# Collectives over named axes: their rule is rule(axis_data, vals, dims, **params), called
+# even when no operand is batched (psum of an unbatched value is still a sum over the axis).
+axis_primitives: set = set()
 
 
 class AxisData(NamedTuple):
@@ -60,6 +64,9 @@ class BatchTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.batch_dim for t in tracers]
+        if primitive in axis_primitives:
+            out, out_dim = primitive_batchers[primitive](self.axis, vals, dims, **params)
+            return BatchTracer(self, out, out_dim)
         if all(d is None for d in dims):
             out = primitive.bind(*vals, **params)
             if primitive.multiple_results:
@@ -68,8 +75,13 @@ class BatchTrace(Trace):
         rule = primitive_batchers.get(primitive)
         if rule is None:
             raise NotImplementedError(f"Batching rule for '{primitive.name}' not implemented")
+        axis = self.axis
+        env = pmap_executor._env
+        prev, env.rule_axis = env.rule_axis, (axis if axis.name is not None else None)
         try:
-            out, out_dim = rule(self.axis.size, vals, dims, **params)
+            # A rule that batches inner Jaxprs (loops, cond) batches them over this named
+            # axis: batch_flat inherits its name, so collectives inside see it.
+            out, out_dim = rule(axis.size, vals, dims, **params)
         except (ValueError, TypeError) as e:
             # Explain a failure with the shapes the user sees: per example, not batched.
             try:
@@ -77,6 +89,8 @@ class BatchTrace(Trace):
             except (ValueError, TypeError) as per_example:
                 raise per_example from None
             raise e
+        finally:
+            env.rule_axis = prev
         if primitive.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)
@@ -84,8 +98,21 @@ class BatchTrace(Trace):
 
 def batch_flat(fun, args, in_dims, axis_size, axis_name=None, fun_name="function"):
     """Run `fun` (flat args -> flat outputs) batched; returns (outs, out_dims)."""
-    with core.new_main(BatchTrace, AxisData(axis_size, axis_name, fun_name)) as main:
-        trace = BatchTrace(main)
+    env = pmap_executor._env
+    inherited = env.rule_axis
+    if axis_name is None and inherited is not None and inherited.size == axis_size:
+        axis_name = inherited.name
+    env.rule_axis = None
+    try:
+        return _batch_flat(fun, args, in_dims, axis_size, axis_name, fun_name)
+    finally:
+        env.rule_axis = inherited
+
+
+def _batch_flat(fun, args, in_dims, axis_size, axis_name, fun_name):
+    with core.new_main(BatchTrace, AxisData(axis_size, axis_name, fun_name)) as main, \
+            pmap_executor.extend_axis_env(axis_name, axis_size, main):
+        trace = main.trace = BatchTrace(main)
         tracers = [x if d is None else BatchTracer(trace, x, d) for x, d in zip(args, in_dims)]
         outs = fun(*tracers)
         outs = [trace.full_raise(o) for o in outs]

@@ -189,7 +189,10 @@ def _compute_fans(shape: tuple[int, ...], in_axis=-2, out_axis=-1, batch_axis=()
     batch = [a % nd for a in _axes_tuple(batch_axis)]
     in_size = math.prod(shape[a] for a in in_axes)
     out_size = math.prod(shape[a] for a in out_axes)
-    receptive = math.prod(shape[a] for a in range(nd) if a not in in_axes + out_axes + batch)
+    # JAX divides the total size by the in, out and batch sizes, even when in_axis and
+    # out_axis name the same axis (Flax's Embed: out_axis=0 with the default in_axis=-2).
+    batch_size = math.prod(shape[a] for a in batch)
+    receptive = math.prod(shape) / in_size / out_size / batch_size
     return in_size * receptive, out_size * receptive
 
 

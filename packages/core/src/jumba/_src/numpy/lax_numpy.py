@@ -39,6 +39,9 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
         return stack([asarray(x, dtype) for x in a]) if len(a) else asarray(np.zeros(0), dtype)
     if hasattr(a, "__jax_array__"):
         return asarray(a.__jax_array__(), dtype)
+    # Lists and scalars become a fresh buffer; anything else (NumPy arrays, `__array__` and
+    # `__dlpack__` objects such as torch tensors) may share memory its owner can mutate.
+    fresh = isinstance(a, (list, tuple, bool, int, float, complex, np.generic))
     if not isinstance(a, np.ndarray) and hasattr(a, "__dlpack__") and not hasattr(
             a, "__array__"):
         a = np.from_dlpack(a)
@@ -48,11 +51,15 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None):
                         "(it holds Python objects)")
     target = dtype if dtype is not None else dtypes.canonicalize_dtype(v.dtype)
     if v.dtype != target:
+        if copy is False:
+            raise ValueError(f"jumba.numpy.asarray: converting {v.dtype} to {target} needs a "
+                             "copy, but copy=False; pass copy=None.")
         v = v.astype(target)
-    elif copy or (v.flags.writeable and v.base is None and not isinstance(a, np.ndarray)):
-        pass
-    elif isinstance(a, np.ndarray):
-        v = v.copy()  # the caller may mutate their NumPy array; ours is immutable
+    elif copy is False:
+        v = v.view()  # shared on request; our view at least cannot write
+        v.flags.writeable = False
+    elif copy or not fresh:
+        v = v.copy()  # the owner may mutate their buffer; ours is immutable
     return Array(v, False)
 
 

@@ -105,8 +105,9 @@ def _both_const(*xs):
 
 
 def _to_f64(x):
-    if isinstance(x, np.ndarray):
-        return x.astype(np.float64)
+    # Always through the primitive: under a trace a 32-bit constant is converted inside the
+    # Jaxpr, so no float64 constant or literal is left for a replay with x64 off (a scan
+    # body under vmap) to demote to float32.
     return st.convert_element_type(x, np.float64)
 
 

@@ -16,7 +16,9 @@ class Array:
     functional updates, `__array__` and `__dlpack__` for zero-copy interchange.
     """
 
-    __slots__ = ("_value", "weak_type", "__weakref__")
+    # `_device` is set only on arrays placed by device_put or made by pmap (a device, or
+    # a tuple of devices for a stacked pmap result); unset means device 0.
+    __slots__ = ("_value", "weak_type", "_device", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value, weak_type: bool = False):
@@ -36,21 +38,49 @@ class Array:
     itemsize = property(lambda self: self._value.itemsize)
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy 2's protocol: copy=None shares when it can, copy=True always copies (a
+        # writable array), copy=False must share or raise.
         v = self._value
-        if dtype is not None and dtype != v.dtype:
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            if copy is False:
+                raise ValueError(f"Cannot convert a jumba.Array of dtype {v.dtype} to {dtype} "
+                                 "without copying (copy=False); pass copy=None or True.")
             return v.astype(dtype)
         if copy:
             return v.copy()
         v.flags.writeable = False  # Arrays are immutable: so is the buffer we lend out
         return v
 
-    def __dlpack__(self, *args, **kwargs):
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export the buffer through DLPack (zero-copy, read-only) for `from_dlpack`."""
+        if stream is not None and stream != -1:
+            raise BufferError("jumba.Array lives on the CPU: DLPack's stream must be None.")
         v = self._value
-        v.flags.writeable = False
-        return v.__dlpack__(*args, **kwargs)
+        if copy is None and (max_version is None or max_version[0] < 1):
+            # DLPack before 1.0 cannot mark a tensor read-only: lend such consumers a copy
+            # rather than our immutable buffer.
+            copy = True
+        if copy:
+            v = v.copy()
+        else:
+            v.flags.writeable = False
+        kwargs = {} if max_version is None else {"max_version": max_version}
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        return v.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._value.__dlpack_device__()
+
+    def __array_namespace__(self, *, api_version=None):
+        """The array-API namespace of jumba arrays: `jumba.numpy`."""
+        import jumba.numpy
+
+        return jumba.numpy
+
+    def to_device(self, device, *, stream=None):
+        """Array API: arrays live on the CPU, so this returns the array itself."""
+        return self
 
     def block_until_ready(self):
         return self
@@ -119,12 +149,22 @@ class Array:
 
     @property
     def device(self):
-        from jumba._src.runtime.devices import default_device
+        """The device holding this array (the first one for a stacked pmap result)."""
+        try:
+            d = self._device
+        except AttributeError:
+            from jumba._src.runtime.devices import default_device
 
-        return default_device()
+            return default_device()
+        return d[0] if type(d) is tuple else d
 
     def devices(self):
-        return {self.device}
+        """The set of devices this array's data came from."""
+        try:
+            d = self._device
+        except AttributeError:
+            return {self.device}
+        return set(d) if type(d) is tuple else {d}
 
     @property
     def is_fully_addressable(self):

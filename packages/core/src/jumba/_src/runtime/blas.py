@@ -27,6 +27,8 @@ _controllers = None  # threadpoolctl controllers of numpy's BLAS, found on first
 _default_threads: list[int] = []
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
+_pinned = 0  # pmap runs holding BLAS at one thread (see pinned_single_thread)
+_local = threading.local()  # .single: this thread is a pmap device (no splitting)
 
 
 def _fixed_threads() -> int | None:
@@ -56,7 +58,7 @@ def _blas_controllers():
 @contextmanager
 def single_threaded(flops: float):
     """Keep BLAS on one thread for the enclosed product (if it would have threaded it)."""
-    controllers = _blas_controllers() if flops >= SMALL_FLOPS else ()
+    controllers = _blas_controllers() if flops >= SMALL_FLOPS and not _pinned else ()
     for c in controllers:
         c.set_num_threads(1)
     try:
@@ -67,7 +69,37 @@ def single_threaded(flops: float):
 
 
 def num_threads() -> int:
-    return 1 if _fixed_threads() is not None else (os.cpu_count() or 1)
+    if _fixed_threads() is not None or getattr(_local, "single", False):
+        return 1
+    return os.cpu_count() or 1
+
+
+def set_thread_local_single(flag: bool):
+    """Mark this thread as a pmap device: its products and kernels are not split over
+    helper threads (each device is one core's worth of work)."""
+    _local.single = flag
+
+
+@contextmanager
+def pinned_single_thread():
+    """Hold BLAS at one thread while pmap's device threads run: concurrent devices must not
+    fight over cores, and per-product switching from several threads at once would race
+    (one thread restoring the default while another multiplies)."""
+    global _pinned
+    controllers = _blas_controllers()
+    with _lock:
+        _pinned += 1
+        if _pinned == 1:
+            for c in controllers:
+                c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        with _lock:
+            _pinned -= 1
+            if _pinned == 0:
+                for c, n in zip(controllers, _default_threads):
+                    c.set_num_threads(n)
 
 
 def _workers() -> ThreadPoolExecutor:

@@ -1,0 +1,1 @@
+"""Checkpoints of pytrees: see `jumba.checkpoint_io`."""

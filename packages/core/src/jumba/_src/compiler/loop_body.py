@@ -1,0 +1,739 @@
+"""The loop compiler's code generator: the equations of a loop body -> numba source lines.
+
+`_Body` writes each equation as scalar code (scalars are locals) or small loop nests over
+flat buffers (see `loops.py` for the design and the measurements behind it); `_Emitter`
+holds what one kernel collects (buffers, size symbols, constants, helper functions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from jumba._src.compiler.lowering import (
+    cast,
+    expansion_rules,
+    reduction_rules,
+    scalar_rules,
+    typed_const,
+)
+from jumba._src.core import Literal
+
+# Multiply-adds of one dot_general per iteration above which a loop body is left to BLAS
+# (a 64x64 matrix-vector product is 4,096; a batch of 1,024 of them is 4 M).
+MAX_DOT_WORK = 1 << 16
+# Contractions up to this length are unrolled in the text (which then depends on it).
+SMALL_DOT = 8
+
+
+class Unsupported(Exception):
+    """The body holds something this compiler does not lower (the loop runs on tier 0)."""
+
+
+@dataclass
+class Val:
+    """A value in generated code: a scalar local, or a flat buffer with a symbolic shape."""
+
+    name: str
+    shape: tuple = ()  # symbolic sizes ("1", "d0", "n_iter", ...)
+    dtype: np.dtype = None
+    owned: bool = True  # False: the buffer belongs to an input (never write into it)
+    splat: bool = False  # an array whose elements all equal the scalar expression `name`
+
+    @property
+    def scalar(self) -> bool:
+        return not self.shape
+
+    def size(self) -> str:
+        return _prod(self.shape)
+
+
+def _prod(shape) -> str:
+    parts = [s for s in shape if s != "1"]
+    return "*".join(parts) if parts else "1"
+
+
+def _innermost(shape, axis) -> bool:
+    """Is `axis` the last axis of `shape` that is not of size 1 (unit stride)?"""
+    return all(n == "1" for n in shape[axis + 1:])
+
+
+def _flat_index(idx, shape) -> str:
+    """Row-major flat index of the per-axis index expressions `idx` in `shape`."""
+    expr = None
+    for i, n in zip(idx, shape):
+        if n == "1":
+            i = "0" if i is None else i
+        if expr is None:
+            expr = i
+        elif n == "1":
+            expr = expr if i == "0" else f"{expr} + {i}"
+        else:
+            expr = f"({expr})*{n} + {i}"
+    return expr if expr is not None else "0"
+
+
+class _Emitter:
+    def __init__(self):
+        self.prologue: list[str] = []  # buffer allocations, before the outer loop
+        self.counter = 0
+        self.dims: dict[int, str] = {}
+        self.extra_consts: list = []  # (name, ndarray)
+        self.scalar_args: list = []  # (name, NumPy scalar)
+        self.num_ops = 0
+        self.workspace: dict = {}  # dtype name -> {buffer name: size expression}
+        self.helpers: dict = {}  # name -> source
+
+    def matvec_helper(self, dtype) -> str:
+        dt = np.dtype(dtype).name
+        name = f"matvec_{dt}"
+        self.helpers[name] = (
+            "@numba.njit(cache=True, nogil=True, error_model='numpy', "
+            "fastmath={'reassoc', 'contract'})\n"
+            f"def {name}(x, y, n, rows, out):\n"
+            "    for r in range(rows):\n"
+            f"        acc = {typed_const(0, dt)}\n"
+            "        for k in range(n):\n"
+            "            acc += x[r * n + k] * y[k]\n"
+            "        out[r] = acc\n")
+        return name
+
+    def dot_helper(self, dtype) -> str:
+        dt = np.dtype(dtype).name
+        name = f"dot_{dt}"
+        self.helpers[name] = (
+            "@numba.njit(cache=True, nogil=True, error_model='numpy', "
+            "fastmath={'reassoc', 'contract'})\n"
+            f"def {name}(x, x0, y, y0, n):\n"
+            f"    acc = {typed_const(0, dt)}\n"
+            "    for k in range(n):\n"
+            "        acc += x[x0 + k] * y[y0 + k]\n"
+            "    return acc\n")
+        return name
+
+    def fresh(self, prefix="t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def sym(self, n: int) -> str:
+        n = int(n)
+        if n == 1:
+            return "1"
+        s = self.dims.get(n)
+        if s is None:
+            s = self.dims[n] = f"d{len(self.dims)}"
+        return s
+
+    def syms(self, shape) -> tuple:
+        return tuple(self.sym(n) for n in shape)
+
+    def buffer(self, shape, dtype) -> Val:
+        """A buffer allocated once in the kernel's prologue (never inside the loop)."""
+        dt = np.dtype(dtype).name
+        name = self.fresh("buf")
+        self.workspace.setdefault(dt, {})[name] = _prod(shape)
+        return Val(name, tuple(shape), np.dtype(dtype))
+
+    def new_value(self, aval) -> Val:
+        if aval.shape == ():
+            return Val(self.fresh(), (), aval.dtype)
+        return self.buffer(self.syms(aval.shape), aval.dtype)
+
+    # -- reading values ---------------------------------------------------------------
+
+    def read(self, v, env) -> Val:
+        if isinstance(v, Literal):
+            if np.shape(v.val) != ():
+                raise Unsupported("array literal")
+            return self.literal(np.asarray(v.val, v.aval.dtype)[()])
+        return env[v]
+
+    def literal(self, value) -> Val:
+        """A scalar constant. Integers are kernel arguments: they are often sizes (an
+        index made non-negative by adding the length), which must not enter the text."""
+        dtype = value.dtype
+        if dtype.kind in "iu":
+            name = f"k{len(self.scalar_args)}"
+            self.scalar_args.append((name, value))
+            return Val(name, (), dtype)
+        return Val(typed_const(value, dtype), (), dtype)
+
+    def elem(self, val: Val, flat: str | None) -> str:
+        """The expression of element `flat` of `val` (scalars: the value itself)."""
+        if val.scalar or val.splat:
+            return val.name
+        if flat is None or val.size() == "1":
+            return f"{val.name}[0]"
+        return f"{val.name}[{flat}]"
+
+
+def _nest(out, shape, ind, body_lines_fn, em):
+    """Append to `out` a loop nest over `shape` (symbolic sizes) whose innermost lines
+    are body_lines_fn(per-axis index expressions)."""
+    idx = []
+    depth = 0
+    for n in shape:
+        if n == "1":
+            idx.append("0")
+            continue
+        j = em.fresh("j")
+        out.append("    " * (ind + depth) + f"for {j} in range({n}):")
+        idx.append(j)
+        depth += 1
+    out.extend("    " * (ind + depth) + s for s in body_lines_fn(idx))
+
+
+def _copy_lines(dst: Val, src: Val, ind: int, em) -> list[str]:
+    """Copy `src` into `dst` (same number of elements)."""
+    pad = "    " * ind
+    if dst.scalar:
+        return [pad + f"{dst.name} = {em.elem(src, '0')}"]
+    if dst.size() == "1":
+        return [pad + f"{dst.name}[0] = {em.elem(src, '0')}"]
+    j = em.fresh("j")
+    return [pad + f"for {j} in range({dst.size()}):",
+            pad + f"    {dst.name}[{j}] = {em.elem(src, j)}"]
+
+
+class _Body:
+    """Emits the equations of one Jaxpr into `lines` at indentation `ind`."""
+
+    def __init__(self, em: _Emitter, lines: list, ind: int):
+        self.em, self.lines, self.ind = em, lines, ind
+        # The elementwise loop that the next elementwise op of the same shape joins, while
+        # nothing else has been emitted after it: (shape, index, end, {buffer: local}).
+        self.open_loop = None
+
+    def emit(self, s: str, extra: int = 0):
+        self.lines.append("    " * (self.ind + extra) + s)
+
+    def closed(self, closed, args: list[Val]) -> list[Val]:
+        jaxpr = closed.jaxpr
+        env = {}
+        for v, c in zip(jaxpr.constvars, closed.consts):
+            env[v] = self.const(np.asarray(c), v.aval)
+        env.update(zip(jaxpr.invars, args))
+        for eqn in jaxpr.eqns:
+            self.eqn(eqn, env)
+        return [self.em.read(v, env) for v in jaxpr.outvars]
+
+    def const(self, c, aval) -> Val:
+        if c.shape == ():
+            return self.em.literal(np.asarray(c, aval.dtype)[()])
+        name = f"kc{len(self.em.extra_consts)}"
+        self.em.extra_consts.append((name, np.ascontiguousarray(c, aval.dtype).reshape(-1)))
+        return Val(name, self.em.syms(aval.shape), aval.dtype, owned=False)
+
+    # -- equations --------------------------------------------------------------------
+
+    def eqn(self, eqn, env):
+        em = self.em
+        prim = eqn.primitive
+        name = prim.name
+        em.num_ops += 1
+        ins = [em.read(v, env) for v in eqn.inputs]
+        if prim in expansion_rules:
+            from jumba._src.interpreters import partial_eval as pe
+
+            def fun(*xs):
+                out = expansion_rules[prim](*xs, **eqn.params)
+                return list(out) if prim.multiple_results else [out]
+
+            inner = pe.trace_to_jaxpr(fun, [v.aval for v in eqn.inputs], kind="jit")
+            outs = self.closed(inner, ins)
+            env.update(zip(eqn.outputs, outs))
+            return
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            handler = getattr(self, handler)
+            outs = handler(eqn, ins)
+        elif prim in reduction_rules:
+            outs = [self._reduce(eqn, ins)]
+        elif prim in scalar_rules and len(eqn.outputs) == 1:
+            outs = [self._elementwise(eqn, ins)]
+        else:
+            raise Unsupported(name)
+        env.update(zip(eqn.outputs, outs))
+
+    def _elementwise(self, eqn, ins):
+        out_aval = eqn.outputs[0].aval
+        rule = scalar_rules[eqn.primitive]
+        shape = self.em.syms(out_aval.shape)
+        if any(x.shape and x.shape != shape and not x.splat for x in ins):
+            return self._broadcasting_elementwise(eqn, rule, ins, shape)
+        if shape and all(x.scalar or x.splat for x in ins):
+            # Every operand is one scalar: compute once, as a splat of the result.
+            out = Val(self.em.fresh(), (), out_aval.dtype)
+            shape, splat_shape = (), shape
+        else:
+            splat_shape = None
+            out = self.em.new_value(out_aval)
+        if not shape:
+            e = self._scalar_expr(eqn, rule, [self.em.elem(x, None) for x in ins], out_aval)
+            self.emit(f"{out.name} = {e}")
+            if splat_shape is not None:
+                return Val(out.name, splat_shape, out.dtype, splat=True)
+            return out
+        # Consecutive elementwise ops over one shape share one loop: a value made in the
+        # loop is read from its local, not reloaded from its buffer.
+        lp = self.open_loop
+        if lp is None or lp[0] != shape or lp[2] != len(self.lines):
+            j = self.em.fresh("j")
+            self.emit(f"for {j} in range({out.size()}):")
+            lp = (shape, j, None, {})
+        j, local = lp[1], lp[3]
+        args = [local.get(x.name) or self.em.elem(x, j) for x in ins]
+        e = self._scalar_expr(eqn, rule, args, out_aval)
+        t = self.em.fresh()
+        self.emit(f"{t} = {e}", 1)
+        self.emit(f"{out.name}[{j}] = {t}", 1)
+        local[out.name] = t
+        self.open_loop = (shape, j, len(self.lines), local)
+        return out
+
+    def _broadcasting_elementwise(self, eqn, rule, ins, shape):
+        """An elementwise op whose operands broadcast (NumPy rules: size-1 axes, fewer
+        leading axes): one loop nest over the output's axes."""
+        out_aval = eqn.outputs[0].aval
+        out = self.em.new_value(out_aval)
+
+        def body(idx):
+            args = []
+            for x in ins:
+                lead = len(shape) - len(x.shape)
+                if lead < 0:
+                    raise Unsupported("operand of higher rank than the result")
+                sub = ["0" if n == "1" else idx[lead + a] for a, n in enumerate(x.shape)]
+                args.append(self.em.elem(x, _flat_index(sub, x.shape)))
+            e = self._scalar_expr(eqn, rule, args, out_aval)
+            return [f"{out.name}[{_flat_index(idx, shape)}] = {e}"]
+
+        _nest(self.lines, shape, self.ind, body, self.em)
+        return out
+
+    @staticmethod
+    def _scalar_expr(eqn, rule, args, out_aval):
+        e = rule(args, eqn.params, [v.aval for v in eqn.inputs], out_aval)
+        if e is None:
+            raise Unsupported(eqn.primitive.name)
+        return cast(e, out_aval.dtype) if out_aval.dtype != np.bool_ else e
+
+    def _nest_assign(self, out: Val, fn):
+        """out[multi-index] = fn(idx) over out's shape."""
+        lines: list[str] = []
+        _nest(lines, out.shape, self.ind, lambda idx: [
+            f"{out.name}[{_flat_index(idx, out.shape)}] = {fn(idx)}"], self.em)
+        self.lines.extend(lines)
+
+    def _broadcast_in_dim(self, eqn, ins):
+        (x,) = ins
+        aval = eqn.outputs[0].aval
+        if x.scalar or x.splat:
+            # Broadcasting a scalar writes nothing: readers use the scalar.
+            return [Val(x.name, self.em.syms(aval.shape), aval.dtype, splat=bool(aval.shape))]
+        out = self.em.new_value(aval)
+        if not out.shape:
+            self.emit(f"{out.name} = {self.em.elem(x, '0')}")
+            return [out]
+        bdims = eqn.params["broadcast_dimensions"]
+
+        def src(idx):
+            sub = [idx[d] if n != "1" else "0" for n, d in zip(x.shape, bdims)]
+            return self.em.elem(x, _flat_index(sub, x.shape))
+
+        self._nest_assign(out, src)
+        return [out]
+
+    def _reshape(self, eqn, ins):
+        (x,) = ins
+        if eqn.params.get("dimensions") is not None:
+            raise Unsupported("reshape with dimensions")
+        aval = eqn.outputs[0].aval
+        if aval.shape == ():
+            out = Val(self.em.fresh(), (), aval.dtype)
+            self.emit(f"{out.name} = {self.em.elem(x, '0')}")
+            return [out]
+        if x.scalar:
+            return [Val(x.name, self.em.syms(aval.shape), x.dtype, splat=True)]
+        # Row-major flat buffers: a reshape is the same buffer seen with another shape.
+        return [Val(x.name, self.em.syms(aval.shape), x.dtype, x.owned, x.splat)]
+
+    _squeeze = _expand_dims = _reshape
+
+    def _convert_element_type(self, eqn, ins):
+        if ins[0].dtype.kind == "c" or np.dtype(eqn.params["new_dtype"]).kind == "c":
+            raise Unsupported("complex")
+        return [self._elementwise(eqn, ins)]
+
+    def _transpose(self, eqn, ins):
+        (x,) = ins
+        perm = eqn.params["permutation"]
+        out = self.em.new_value(eqn.outputs[0].aval)
+        if not out.shape:
+            self.emit(f"{out.name} = {self.em.elem(x, '0')}")
+            return [out]
+
+        def src(idx):
+            sub = [None] * len(perm)
+            for o, p in enumerate(perm):
+                sub[p] = idx[o]
+            return self.em.elem(x, _flat_index(sub, x.shape))
+
+        self._nest_assign(out, src)
+        return [out]
+
+    def _slice(self, eqn, ins):
+        (x,) = ins
+        p = eqn.params
+        starts, strides = p["start_indices"], p["strides"] or (1,) * len(x.shape)
+        out = self.em.new_value(eqn.outputs[0].aval)
+
+        def src(idx):
+            sub = [f"{s} + {i}*{st}" if st != 1 else (f"{s} + {i}" if s else i)
+                   for i, s, st in zip(idx, starts, strides)]
+            return self.em.elem(x, _flat_index(sub, x.shape))
+
+        self._nest_assign(out, src)
+        return [out]
+
+    def _dynamic_slice(self, eqn, ins):
+        x, *starts = ins
+        sizes = eqn.params["slice_sizes"]
+        aval = eqn.outputs[0].aval
+        s = self._clamped_starts(x, starts, [self.em.sym(k) for k in sizes])
+        out = self.em.new_value(aval)
+        if not out.shape:
+            self.emit(f"{out.name} = {self.em.elem(x, _flat_index(s, x.shape))}")
+            return [out]
+
+        def src(idx):
+            return self.em.elem(x, _flat_index([f"{a} + {i}" for a, i in zip(s, idx)],
+                                               x.shape))
+
+        self._nest_assign(out, src)
+        return [out]
+
+    def _clamped_starts(self, x, starts, sizes):
+        names = []
+        for st, n, k in zip(starts, x.shape, sizes):
+            name = self.em.fresh("s")
+            hi = f"{n} - {k}"
+            self.emit(f"{name} = min(max(np.intp({self.em.elem(st, '0')}), 0), {hi})")
+            names.append(name)
+        return names
+
+    def _dynamic_update_slice(self, eqn, ins):
+        x, upd, *starts = ins
+        out = self.em.new_value(eqn.outputs[0].aval)
+        self.lines.extend(_copy_lines(out, x, self.ind, self.em))
+        ushape = upd.shape
+        s = self._clamped_starts(x, starts, list(ushape) or [])
+        lines: list[str] = []
+
+        def body(idx):
+            dst = _flat_index([f"{a} + {i}" for a, i in zip(s, idx)], out.shape)
+            return [f"{out.name}[{dst}] = {self.em.elem(upd, _flat_index(idx, ushape))}"]
+
+        _nest(lines, ushape, self.ind, body, self.em)
+        self.lines.extend(lines)
+        return [out]
+
+    def _concatenate(self, eqn, ins):
+        dim = eqn.params["dimension"]
+        out = self.em.new_value(eqn.outputs[0].aval)
+        offset = []
+        for x, v in zip(ins, eqn.inputs):
+            xs = x.shape
+            lines: list[str] = []
+            off = " + ".join(offset) or "0"
+
+            def body(idx, x=x, xs=xs, off=off):
+                dst = list(idx)
+                dst[dim] = f"{off} + {idx[dim]}" if off != "0" else idx[dim]
+                return [f"{out.name}[{_flat_index(dst, out.shape)}] = "
+                        f"{self.em.elem(x, _flat_index(idx, xs))}"]
+
+            _nest(lines, xs, self.ind, body, self.em)
+            self.lines.extend(lines)
+            offset.append(self.em.sym(v.aval.shape[dim]))
+        return [out]
+
+    def _select_n(self, eqn, ins):
+        return [self._elementwise(eqn, ins)]
+
+    def _reduce(self, eqn, ins):
+        (x,) = ins
+        identity, combine = reduction_rules[eqn.primitive]
+        aval = eqn.outputs[0].aval
+        axes = tuple(eqn.params["axes"])
+        acc_dtype = np.dtype(np.float64) if aval.dtype.kind == "f" and \
+            eqn.primitive.name == "reduce_sum" else aval.dtype
+        out = self.em.new_value(aval)
+        acc = self.em.fresh("acc")
+        kept = [a for a in range(len(x.shape)) if a not in axes]
+        idx = [None] * len(x.shape)
+        depth = 0
+        for a in kept:
+            if x.shape[a] == "1":
+                idx[a] = "0"
+                continue
+            idx[a] = self.em.fresh("j")
+            self.emit(f"for {idx[a]} in range({x.shape[a]}):", depth)
+            depth += 1
+        self.emit(f"{acc} = {typed_const(identity(aval.dtype), acc_dtype)}", depth)
+        inner = depth
+        for a in axes:
+            if x.shape[a] == "1":
+                idx[a] = "0"
+                continue
+            idx[a] = self.em.fresh("j")
+            self.emit(f"for {idx[a]} in range({x.shape[a]}):", inner)
+            inner += 1
+        val = self.em.elem(x, _flat_index(idx, x.shape))
+        self.emit(f"{acc} = " + combine.format(acc=acc, x=val), inner)
+        res = cast(acc, aval.dtype)
+        if not out.shape:
+            self.emit(f"{out.name} = {res}", depth)
+        else:
+            kidx = [idx[a] for a in kept]
+            self.emit(f"{out.name}[{_flat_index(kidx, out.shape)}] = {res}", depth)
+        return out
+
+    def _dot_general(self, eqn, ins):
+        x, y = ins
+        (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+        aval = eqn.outputs[0].aval
+        xa = eqn.inputs[0].aval
+        if aval.dtype.kind == "c":
+            raise Unsupported("complex dot")
+        work = aval.size * math.prod(xa.shape[a] for a in xc)
+        if work > MAX_DOT_WORK:
+            raise Unsupported(f"dot_general of {work} multiply-adds (BLAS is faster)")
+        xf = [a for a in range(len(x.shape)) if a not in xc and a not in xb]
+        yf = [b for b in range(len(y.shape)) if b not in yc and b not in yb]
+        out = self.em.new_value(aval)
+        xi, yi = [None] * len(x.shape), [None] * len(y.shape)
+        oidx: list[str] = []
+        depth = [0]
+
+        def loop(n):
+            if n == "1":
+                return "0"
+            j = self.em.fresh("j")
+            self.emit(f"for {j} in range({n}):", depth[0])
+            depth[0] += 1
+            return j
+
+        def contract():
+            for a, b in zip(xc, yc):
+                j = loop(x.shape[a])
+                xi[a], yi[b] = j, j
+
+        def free():
+            for a in xf:
+                xi[a] = loop(x.shape[a])
+                oidx.append(xi[a])
+            for b in yf:
+                yi[b] = loop(y.shape[b])
+                oidx.append(yi[b])
+
+        if (not xb and len(xc) == 1 and out.shape and _innermost(x.shape, xc[0])
+                and _innermost(y.shape, yc[0]) and all(y.shape[b] == "1" for b in yf)
+                and x.shape[xc[0]] != "1" and aval.dtype.kind == "f"
+                and x.dtype == y.dtype == aval.dtype
+                and not (x.splat or y.splat or x.scalar or y.scalar)):
+            # A matrix-vector product with unit-stride rows: one call of a helper that may
+            # reassociate its sums (as BLAS and XLA do), so that they vectorise instead of
+            # waiting on one add at a time (~10x faster at 64x64, measured).
+            rows = _prod([x.shape[a] for a in xf])
+            helper = self.em.matvec_helper(aval.dtype)
+            self.emit(f"{helper}({x.name}, {y.name}, {x.shape[xc[0]]}, {rows}, {out.name})")
+            return [out]
+        for a, b in zip(xb, yb):
+            j = loop(x.shape[a])
+            xi[a], yi[b] = j, j
+            oidx.append(j)
+        big_shape, big_c = (x.shape, xc) if len(x.shape) >= len(y.shape) else (y.shape, yc)
+        xe = lambda: cast(self.em.elem(x, _flat_index(xi, x.shape)), aval.dtype)  # noqa: E731
+        ye = lambda: cast(self.em.elem(y, _flat_index(yi, y.shape)), aval.dtype)  # noqa: E731
+        if out.shape and xc and (len(big_shape) - 1) not in big_c:
+            # The larger operand is contiguous along a free axis: zero this batch block of
+            # the output, then accumulate with that axis innermost (a strided dot product
+            # would not vectorise).
+            nb = len(oidx)
+            lines: list[str] = []
+            _nest(lines, out.shape[nb:], self.ind + depth[0], lambda idx: [
+                f"{out.name}[{_flat_index(oidx + idx, out.shape)}] = "
+                f"{typed_const(0, aval.dtype)}"], self.em)
+            self.lines.extend(lines)
+            contract()
+            free()
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] += {xe()} * {ye()}",
+                      depth[0])
+            return [out]
+        free()
+        acc = self.em.fresh("acc")
+        n_contract = math.prod(xa.shape[a] for a in xc)
+        if len(xc) == 1 and 1 < n_contract <= SMALL_DOT:
+            # A short contraction (a policy's weights times a 4-number observation) is
+            # written out as one expression: no loop, no call.
+            terms = []
+            for k in range(n_contract):
+                xi[xc[0]] = yi[yc[0]] = str(k)
+                terms.append(f"{xe()} * {ye()}")
+            e = " + ".join(terms)
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {e}" if out.shape
+                      else f"{out.name} = {cast(e, aval.dtype)}", depth[0])
+            return [out]
+        if (len(xc) == 1 and _innermost(x.shape, xc[0]) and _innermost(y.shape, yc[0])
+                and x.shape[xc[0]] != "1" and aval.dtype.kind == "f"
+                and x.dtype == y.dtype == aval.dtype
+                and not (x.splat or y.splat or x.scalar or y.scalar)):
+            # Unit-stride dot product: a helper that may reassociate the sum (as BLAS and
+            # XLA do), so that it vectorises instead of waiting on one add at a time.
+            xi[xc[0]] = yi[yc[0]] = "0"
+            helper = self.em.dot_helper(aval.dtype)
+            self.emit(f"{acc} = {helper}({x.name}, {_flat_index(xi, x.shape)}, {y.name}, "
+                      f"{_flat_index(yi, y.shape)}, {x.shape[xc[0]]})", depth[0])
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {acc}" if out.shape
+                      else f"{out.name} = {acc}", depth[0])
+            return [out]
+        self.emit(f"{acc} = {typed_const(0, aval.dtype)}", depth[0])
+        outer = depth[0]
+        contract()
+        self.emit(f"{acc} += {xe()} * {ye()}", depth[0])
+        if not out.shape:
+            self.emit(f"{out.name} = {acc}", outer)
+        else:
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {acc}", outer)
+        return [out]
+
+    def _cond(self, eqn, ins):
+        index, *ops = ins
+        branches = eqn.params["branches"]
+        outs = [self.em.new_value(v.aval) for v in eqn.outputs]
+        idx = self.em.fresh("br")
+        self.emit(f"{idx} = {self.em.elem(index, '0')}")
+        n = len(branches)
+        for k, br in enumerate(branches):
+            if n == 1:
+                head = "if True:"
+            elif k == 0:
+                head = f"if {idx} <= 0:"
+            elif k == n - 1:
+                head = "else:"
+            else:
+                head = f"elif {idx} == {k}:"
+            self.emit(head)
+            sub = _Body(self.em, self.lines, self.ind + 1)
+            res = sub.closed(br, ops)
+            for o, r in zip(outs, res):
+                self.lines.extend(_copy_lines(o, r, self.ind + 1, self.em))
+        return outs
+
+    # -- loops ------------------------------------------------------------------------
+
+    def _materialize(self, x: Val) -> Val:
+        if not x.splat:
+            return x
+        buf = self.em.buffer(x.shape, x.dtype)
+        self.lines.extend(_copy_lines(buf, x, self.ind, self.em))
+        return buf
+
+    def _carry_vals(self, init: list[Val], avals) -> list[Val]:
+        """Loop-carried locals initialised from `init` (arrays copied into own buffers)."""
+        carry = []
+        for x, aval in zip(init, avals):
+            c = self.em.new_value(aval)
+            self.lines.extend(_copy_lines(c, x, self.ind, self.em))
+            carry.append(c)
+        return carry
+
+    def _update_carry(self, carry, new, ind):
+        """Set the carries to their new values at the end of an iteration. Arrays are
+        copied: trading the buffers' places instead (a, b = b, a) makes numba's loops
+        over them ~30x slower (measured), far more than a copy costs."""
+        scalars = [(c, n) for c, n in zip(carry, new) if c.scalar]
+        arrays = [(c, n) for c, n in zip(carry, new) if not c.scalar]
+        if any(n.name in {c.name for c, _ in arrays} for _, n in arrays):
+            # A new carry that is an old carry buffer (e.g. a swap): go through temporaries.
+            tmp = []
+            for c, n in arrays:
+                t = self.em.buffer(c.shape, c.dtype)
+                self.lines.extend(_copy_lines(t, n, ind, self.em))
+                tmp.append((c, t))
+            arrays = tmp
+        for c, n in arrays:
+            if n.name != c.name:
+                self.lines.extend(_copy_lines(c, n, ind, self.em))
+        if scalars:
+            lhs = ", ".join(c.name for c, _ in scalars)
+            rhs = ", ".join(self.em.elem(n, "0") for _, n in scalars)
+            self.lines.append("    " * ind + f"{lhs} = {rhs}")
+
+    def _scan(self, eqn, ins, length: str | None = None, ys_dest=None):
+        p = eqn.params
+        nc, nk = p["num_consts"], p["num_carry"]
+        body = p["jaxpr"]
+        consts, init, xs = ins[:nc], ins[nc:nc + nk], ins[nc + nk:]
+        n = length or self.em.sym(p["length"])
+        carry = self._carry_vals(init, body.out_avals[:nk])
+        y_avals = body.out_avals[nk:]
+        ys = ys_dest or [self.em.buffer((n, *self.em.syms(a.shape)), a.dtype)
+                         for a in y_avals]
+        it = self.em.fresh("i")
+        self.emit(f"for {it} in range({n}):")
+        if p["reverse"]:
+            i = self.em.fresh("i")
+            self.emit(f"{i} = {n} - 1 - {it}", 1)
+        else:
+            i = it
+        rows = []
+        xs = [self._materialize(x) for x in xs]
+        for x, v in zip(xs, body.in_avals[nc + nk:]):
+            rshape = self.em.syms(v.shape)
+            r = _prod(rshape)
+            if v.shape == ():
+                t = self.em.fresh()
+                self.emit(f"{t} = {x.name}[{i}]", 1)
+                rows.append(Val(t, (), v.dtype))
+            else:
+                t = self.em.fresh("row")
+                lo = f"{i}*{r}" if r != "1" else i
+                self.emit(f"{t} = {x.name}[{lo}:{lo} + {r}]", 1)
+                rows.append(Val(t, rshape, v.dtype, owned=False))
+        sub = _Body(self.em, self.lines, self.ind + 1)
+        outs = sub.closed(body, consts + carry + rows)
+        for y, val, a in zip(ys, outs[nk:], y_avals):
+            r = _prod(self.em.syms(a.shape))
+            if val.scalar and r == "1":
+                self.emit(f"{y.name}[{i}] = {val.name}", 1)
+            else:
+                j = self.em.fresh("j")
+                lo = f"{i}*{r}" if r != "1" else i
+                self.emit(f"for {j} in range({r}):", 1)
+                self.emit(f"{y.name}[{lo} + {j}] = {self.em.elem(val, j)}", 2)
+        self._update_carry(carry, outs[:nk], self.ind + 1)
+        return carry + ys
+
+    def _while(self, eqn, ins):
+        p = eqn.params
+        ncc, nbc = p["cond_nconsts"], p["body_nconsts"]
+        cc, bc, init = ins[:ncc], ins[ncc:ncc + nbc], ins[ncc + nbc:]
+        carry = self._carry_vals(init, p["body_jaxpr"].out_avals)
+        self.emit("while True:")
+        sub = _Body(self.em, self.lines, self.ind + 1)
+        (pred,) = sub.closed(p["cond_jaxpr"], cc + carry)
+        self.emit(f"if not {self.em.elem(pred, '0')}:", 1)
+        self.emit("break", 2)
+        new = sub.closed(p["body_jaxpr"], bc + carry)
+        self._update_carry(carry, new, self.ind + 1)
+        return carry
+
+
+_HANDLERS = {name: "_" + name for name in (
+    "broadcast_in_dim", "reshape", "squeeze", "expand_dims", "convert_element_type",
+    "transpose", "slice", "dynamic_slice", "dynamic_update_slice", "concatenate",
+    "select_n", "dot_general", "cond", "scan", "while")}
