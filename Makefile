@@ -13,7 +13,10 @@ PACKAGES := core nn optim rl pytree_models
 PYPROJECTS := $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml)
 # One pip command: `jumba` is not on PyPI, so pip must see packages/core alongside the
 # packages that depend on it to resolve `jumba>=0.1.0` locally.
-EDITABLES := -e 'packages/core[test,plot]' $(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p))
+# Extras: test tools, matplotlib for the demo's plot, mpi4py + mpich for the mpiexec tests,
+# Gymnasium for comparing jumba_rl's environments with Gymnasium's own.
+EDITABLES := -e 'packages/core[test,plot,mpi]' -e packages/nn -e packages/optim \
+	-e 'packages/rl[gymnasium]' -e packages/pytree_models
 
 .PHONY: venv demo test lint bench clean
 

@@ -726,3 +726,20 @@ def test_jvp_with_python_scalar_tangents():
     p, t = jb.jvp(lambda x, y: x * y + 3.0, (1.0, 2.0), (1.0, 0.5))
     close(p, 5.0)
     close(t, 2.5)
+
+
+def test_jit_of_a_function_whose_name_a_captured_constant_also_gets():
+    # The generated code names constants a, b, c, ...: a function `g` capturing seven
+    # arrays must not shadow the constant `g` (found by the jumba_rl tests).
+    consts = [jnp.asarray(np.full(3, float(i))) for i in range(8)]
+
+    def g(x):
+        for c in consts:
+            x = x * 1.5 + c
+        return x
+
+    expected = np.ones(3, np.float32)
+    for c in consts:
+        expected = expected * np.float32(1.5) + np.asarray(c)
+    np.testing.assert_allclose(np.asarray(jb.jit(g)(jnp.ones(3))), expected, rtol=1e-6)
+    assert "def g(" in jb.jit(g).lower(jnp.ones(3)).as_text()  # the constant is g_

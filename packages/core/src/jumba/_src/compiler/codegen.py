@@ -28,9 +28,16 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     jaxpr = closed.jaxpr
     jaxpr_names = _Names()
 
+    constvars = set(jaxpr.constvars)
+
     def names(v):
         n = jaxpr_names(v)
-        return n + "_" if keyword.iskeyword(n) else n
+        # Jaxpr names are lowercase letters: a keyword, "np" (variable 379) and a constant
+        # named as the function (a function `g` capturing seven arrays; constants are
+        # globals of the generated code) get a trailing underscore.
+        if keyword.iskeyword(n) or n == "np" or (n == name and v in constvars):
+            return n + "_"
+        return n
 
     # __name__ puts generated code under jumba's warning filter (inf/nan are results).
     namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty,
@@ -60,9 +67,14 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
             lines.append(f"    {n} = {n}._value if type({n}) is Array else to_numpy({n})")
 
     kernel_iter = iter(kernels)
+    n_loops = 0
     for i, node in enumerate(nodes):
         if isinstance(node, JaxprEqn):
             lines.append("    " + _eqn_line(node, i, namespace, names, ref))
+        elif hasattr(node, "call_lines"):  # a loop compiled whole (compiler/loops.py)
+            namespace[f"loop_{n_loops}"] = node.fn
+            lines += ["    " + s for s in node.call_lines(n_loops, names, ref, namespace)]
+            n_loops += 1
         else:
             k = len([key for key in namespace if key.startswith("kernel_")])
             spec, fn = next(kernel_iter)
