@@ -145,6 +145,32 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
             red.primitive.name == "reduce_sum" else out_aval.dtype
         red_out = f"out{outs.index(red.outputs[0])}"
         nk = len(kept_axes)
+        if red_axes and kept_axes and kept_axes[-1] == rank - 1:
+            # The last (contiguous) axis is kept, e.g. a sum over (N, H, W) per channel: walk
+            # memory in order and accumulate into an array of the kept shape (kept-outer
+            # loops would read with a stride of a whole row and miss the cache every time).
+            val = expr_of(red.inputs[0]) if red.inputs[0] not in temps else \
+                temps[red.inputs[0]]
+            kept_shape = "(" + "".join(f"n{a}, " for a in kept_axes) + ")"
+            kept_idx = ", ".join(f"i{a}" for a in kept_axes)
+            ident = typed_const(identity(out_aval.dtype), acc_dtype)
+            lines.append(f"    acc = np.full({kept_shape}, {ident})")
+            lines += ["    " * (d + 1) + f"for i{d} in range(n{d}):" for d in range(rank)]
+            inner = "    " * (rank + 1)
+            lines += [inner + s for s in body + stores]
+            lines.append(inner + f"acc[{kept_idx}] = " +
+                         combine.format(acc=f"acc[{kept_idx}]", x=val))
+            lines += ["    " * (d + 1) + f"for i{a} in range(n{a}):"
+                      for d, a in enumerate(kept_axes)]
+            lines.append("    " * (nk + 1) +
+                         f"{red_out}[{kept_idx}] = {cast(f'acc[{kept_idx}]', out_aval.dtype)}")
+            ops.append(red.primitive.name)
+            source = "import math\n\nimport numba\nimport numpy as np\n\n\n" + \
+                "\n".join(lines) + "\n"
+            comment = (f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
+                       " (in memory order)")
+            return KernelSpec(source, "nest", loop_shape, arrays, scalars, outs, comment,
+                              len(group.eqns), tuple(red_axes))
         lines += ["    " * (d + 1) + loops[d] for d in range(nk)]
         ind = "    " * (nk + 1)
         lines.append(ind + f"acc = {typed_const(identity(out_aval.dtype), acc_dtype)}")
