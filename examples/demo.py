@@ -140,7 +140,7 @@ def save_loss_curve(losses: list[float], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    print(f"  loss curve saved to {path}")
+    print(f"  loss curve saved to {path.resolve()}")
 
 
 def main(argv=None) -> float:
