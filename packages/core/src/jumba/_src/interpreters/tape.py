@@ -78,25 +78,33 @@ class TapeTrace(Trace):
             x, y = tracers
             primals = (x.primal, y.primal)
             nodes = (x.node, y.node)
+            constant = x.node == _CONSTANT and y.node == _CONSTANT
         elif n == 1:
             x = tracers[0]
             primals = (x.primal,)
             nodes = (x.node,)
+            constant = x.node == _CONSTANT
         else:
             primals = tuple(t.primal for t in tracers)
             nodes = tuple(t.node for t in tracers)
-        if max(nodes, default=_CONSTANT) == _CONSTANT or primitive in ad.zero_derivative:
+            constant = max(nodes, default=_CONSTANT) == _CONSTANT
+        if constant or primitive in ad.zero_derivative:
             return self._constant(primitive.bind(*primals, **params), primitive)
         tape = self.main.global_data
-        if primitive.elementwise and primitive in ad.jvp_terms and all(
-                nd == _CONSTANT or _dtype(p).kind == "f" for p, nd in zip(primals, nodes)):
-            out = primitive.bind(*primals, **params)
-            if _dtype(out).kind != "f":  # comparisons and the like: no gradient flows
-                return TapeTracer(self, out, _CONSTANT)
-            node = tape.count
-            tape.count = node + 1
-            tape.entries.append((_ELEMENTWISE, primitive, params, primals, out, nodes, node))
-            return TapeTracer(self, out, node)
+        if primitive.elementwise and primitive in ad.jvp_terms:
+            for p, nd in zip(primals, nodes):  # real floating values only (see the docstring)
+                if nd != _CONSTANT and (p._value.dtype.kind if type(p) is Array
+                                        else _dtype(p).kind) != "f":
+                    break
+            else:
+                out = primitive.bind(*primals, **params)
+                if (out._value.dtype.kind if type(out) is Array else _dtype(out).kind) != "f":
+                    return TapeTracer(self, out, _CONSTANT)  # comparisons: no gradient
+                node = tape.count
+                tape.count = node + 1
+                tape.entries.append((_ELEMENTWISE, primitive, params, primals, out, nodes,
+                                     node))
+                return TapeTracer(self, out, node)
         if primitive in ad.linear_primitives and not primitive.multiple_results:
             out = primitive.bind(*primals, **params)
             node = tape.count
@@ -146,7 +154,7 @@ def backward(tape: Tape, out_nodes, cts_out) -> list:
     """Cotangents of every node, from the cotangents of the outputs (None: zero)."""
     from jumba._src.lax.elementwise import unbroadcast
 
-    Zero, UndefinedPrimal = ad.Zero, ad.UndefinedPrimal
+    Zero, UndefinedPrimal, add_any = ad.Zero, ad.UndefinedPrimal, ad.add_any_p.bind
     cts: list = [None] * tape.count
     for node, ct in zip(out_nodes, cts_out):
         if node != _CONSTANT and ct is not None and type(ct) is not Zero:
@@ -167,8 +175,10 @@ def backward(tape: Tape, out_nodes, cts_out) -> list:
                     rule(g, *primals, **params)
                 if type(term) is Zero:
                     continue
-                _accumulate(cts, nd, unbroadcast(term, x._value.shape if type(x) is Array
-                                                 else get_aval(x).shape))
+                term = unbroadcast(term, x._value.shape if type(x) is Array
+                                   else get_aval(x).shape)
+                prev = cts[nd]
+                cts[nd] = term if prev is None else add_any(prev, term)
         elif kind == _LINEAR:
             _, primitive, params, primals, nodes, node = entry
             g = cts[node]
