@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, write_section  # noqa: E402
+from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## jumba_pytree_models: filter_jit overhead (issue 10)"
 
@@ -81,6 +81,8 @@ def main():
     print(text)
     if args.write:
         write_section(SECTION, text)
+        record_verdicts(__file__, [{"issue": 10, "target": "filter_jit call ≤ 1.5× jumba.jit",
+                                    "ratio": ratio, "limit": 1.5}])
 
 
 if __name__ == "__main__":
