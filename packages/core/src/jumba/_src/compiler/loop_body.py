@@ -202,6 +202,7 @@ class _Body:
 
     def __init__(self, em: _Emitter, lines: list, ind: int):
         self.em, self.lines, self.ind = em, lines, ind
+        self.in_place: dict = {}  # equation -> the carry buffer it writes its result into
         # The elementwise loop that the next elementwise op of the same shape joins, while
         # nothing else has been emitted after it: (shape, index, end, {buffer: local}).
         self.open_loop = None
@@ -209,12 +210,15 @@ class _Body:
     def emit(self, s: str, extra: int = 0):
         self.lines.append("    " * (self.ind + extra) + s)
 
-    def closed(self, closed, args: list[Val]) -> list[Val]:
+    def closed(self, closed, args: list[Val], carry_pos=None) -> list[Val]:
+        """Emit a body; `carry_pos` (loop bodies) maps the positions of carried inputs to
+        those of their new values, so that a carry may be updated in place."""
         jaxpr = closed.jaxpr
         env = {}
         for v, c in zip(jaxpr.constvars, closed.consts):
             env[v] = self.const(np.asarray(c), v.aval)
         env.update(zip(jaxpr.invars, args))
+        self.in_place = _in_place_updates(jaxpr, carry_pos, env) if carry_pos else {}
         for eqn in jaxpr.eqns:
             self.eqn(eqn, env)
         return [self.em.read(v, env) for v in jaxpr.outvars]
@@ -269,7 +273,8 @@ class _Body:
             shape, splat_shape = (), shape
         else:
             splat_shape = None
-            out = self.em.new_value(out_aval)
+            # A carry's new value that only this equation reads it for is written over it.
+            out = self.in_place.get(eqn) or self.em.new_value(out_aval)
         if not shape:
             e = self._scalar_expr(eqn, rule, [self.em.elem(x, None) for x in ins], out_aval)
             self.emit(f"{out.name} = {e}")
@@ -657,7 +662,8 @@ class _Body:
         over them ~30x slower (measured), far more than a copy costs."""
         scalars = [(c, n) for c, n in zip(carry, new) if c.scalar]
         arrays = [(c, n) for c, n in zip(carry, new) if not c.scalar]
-        if any(n.name in {c.name for c, _ in arrays} for _, n in arrays):
+        carry_names = {c.name for c, _ in arrays}
+        if any(n.name in carry_names and n.name != c.name for c, n in arrays):
             # A new carry that is an old carry buffer (e.g. a swap): go through temporaries.
             tmp = []
             for c, n in arrays:
@@ -705,7 +711,7 @@ class _Body:
                 self.emit(f"{t} = {x.name}[{lo}:{lo} + {r}]", 1)
                 rows.append(Val(t, rshape, v.dtype, owned=False))
         sub = _Body(self.em, self.lines, self.ind + 1)
-        outs = sub.closed(body, consts + carry + rows)
+        outs = sub.closed(body, consts + carry + rows, {nc + k: k for k in range(nk)})
         for y, val, a in zip(ys, outs[nk:], y_avals):
             r = _prod(self.em.syms(a.shape))
             if val.scalar and r == "1":
@@ -728,9 +734,37 @@ class _Body:
         (pred,) = sub.closed(p["cond_jaxpr"], cc + carry)
         self.emit(f"if not {self.em.elem(pred, '0')}:", 1)
         self.emit("break", 2)
-        new = sub.closed(p["body_jaxpr"], bc + carry)
+        new = sub.closed(p["body_jaxpr"], bc + carry, {nbc + k: k for k in range(len(carry))})
         self._update_carry(carry, new, self.ind + 1)
         return carry
+
+
+def _in_place_updates(jaxpr, carry_pos, env) -> dict:
+    """Equations that may write their result over a carry: elementwise (same shape, no
+    broadcasting) and making the carry's new value, where that equation is the only reader
+    of the carry and the new value is no other output. Element j of the carry is then read
+    just before element j of its new value is written: no copy at the end of the step."""
+    uses: dict = {}
+    for e in jaxpr.eqns:
+        for v in e.inputs:
+            if not isinstance(v, Literal):
+                uses[v] = uses.get(v, 0) + 1
+    for v in jaxpr.outvars:
+        if not isinstance(v, Literal):
+            uses[v] = uses.get(v, 0) + 1
+    producer = {o: e for e in jaxpr.eqns for o in e.outputs}
+    out = {}
+    for i, k in carry_pos.items():
+        cv, ov = jaxpr.invars[i], jaxpr.outvars[k]
+        e = producer.get(ov) if not isinstance(ov, Literal) else None
+        c = env[cv]
+        if (e is None or c.scalar or c.splat or uses.get(cv) != 1 or cv not in e.inputs
+                or uses.get(ov) != 1 or e.primitive not in scalar_rules
+                or len(e.outputs) != 1 or e in out
+                or any(v.aval.shape not in ((), ov.aval.shape) for v in e.inputs)):
+            continue
+        out[e] = c
+    return out
 
 
 _HANDLERS = {name: "_" + name for name in (

@@ -12,7 +12,8 @@ effectful_primitives: set = set()
 
 
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
-    return dce(cse(outer_products_as_multiplies(fold_constants(closed))))
+    closed = dce(cse(outer_products_as_multiplies(fold_constants(closed))))
+    return hoist_stacked_loop_constants(closed)
 
 
 def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
@@ -180,3 +181,71 @@ def expand_for_kernels(closed: ClosedJaxpr) -> ClosedJaxpr:
     outvars = [sub(v) for v in jaxpr.outvars]
     return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, outvars, eqns), consts)
 
+
+
+def hoist_stacked_loop_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """A scan output that stacks a loop constant (reverse mode saves a weight matrix as a
+    residual of every iteration) and is scanned over by a later scan is passed to that
+    scan as a constant instead; the stacked copy (length x the constant) is dropped when
+    nothing else reads it. Results are unchanged."""
+    from jumba._src.lax.control_flow.loops import scan_p
+
+    jaxpr = closed.jaxpr
+    stacked: dict = {}  # stacked output -> the constant operand it repeats
+    for eqn in jaxpr.eqns:
+        if eqn.primitive is not scan_p:
+            continue
+        p = eqn.params
+        body, nc, nk = p["jaxpr"].jaxpr, p["num_consts"], p["num_carry"]
+        consts = body.invars[:nc]
+        for k, ov in enumerate(body.outvars[nk:]):
+            if isinstance(ov, Var) and any(ov is c for c in consts):
+                stacked[eqn.outputs[nk + k]] = eqn.inputs[consts.index(ov)]
+    if not stacked:
+        return closed
+    eqns, changed = [], False
+    for eqn in jaxpr.eqns:
+        p = eqn.params
+        if eqn.primitive is scan_p:
+            nc, nk = p["num_consts"], p["num_carry"]
+            xs = eqn.inputs[nc + nk:]
+            move = [i for i, v in enumerate(xs) if isinstance(v, Var) and v in stacked]
+            if move:
+                changed = True
+                keep = [i for i in range(len(xs)) if i not in move]
+                body = p["jaxpr"].jaxpr
+                x_in, lin = body.invars[nc + nk:], p["linear"]
+
+                def order(seq, n_c=nc, n_k=nk, move=move, keep=keep):
+                    head, carry, rest = seq[:n_c], seq[n_c:n_c + n_k], seq[n_c + n_k:]
+                    return (list(head) + [rest[i] for i in move] + list(carry)
+                            + [rest[i] for i in keep])
+
+                new_body = ClosedJaxpr(Jaxpr(body.constvars, order(body.invars), body.outvars,
+                                             body.eqns), p["jaxpr"].consts)
+                inputs = order(eqn.inputs)
+                inputs[nc:nc + len(move)] = [stacked[xs[i]] for i in move]
+                del x_in
+                eqn = JaxprEqn(scan_p, inputs, {**p, "jaxpr": new_body,
+                                                "num_consts": nc + len(move),
+                                                "linear": tuple(order(lin))}, eqn.outputs)
+        eqns.append(eqn)
+    if not changed:
+        return closed
+    used = {v for e in eqns for v in e.inputs if isinstance(v, Var)}
+    used.update(v for v in jaxpr.outvars if isinstance(v, Var))
+    for n, eqn in enumerate(eqns):
+        if eqn.primitive is not scan_p:
+            continue
+        nk = eqn.params["num_carry"]
+        drop = {k for k, o in enumerate(eqn.outputs) if k >= nk and o in stacked
+                and o not in used}
+        if drop:
+            body = eqn.params["jaxpr"]
+            outvars = [v for k, v in enumerate(body.jaxpr.outvars) if k not in drop]
+            new_body = ClosedJaxpr(Jaxpr(body.jaxpr.constvars, body.jaxpr.invars, outvars,
+                                         body.jaxpr.eqns), body.consts)
+            eqns[n] = JaxprEqn(scan_p, eqn.inputs, {**eqn.params, "jaxpr": new_body},
+                               [o for k, o in enumerate(eqn.outputs) if k not in drop])
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, eqns),
+                       closed.consts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler import fusion, kernel_cache, passes
+from jumba._src.compiler import fusion, kernel_cache, loops, passes
 from jumba._src.compiler.codegen import Executable
 from jumba._src.compiler.kernels import KernelSpec, kernel_spec
 from jumba._src.core import ClosedJaxpr
@@ -22,11 +22,15 @@ class Tier1Executable(Executable):
 
     def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None):
         closed = passes.expand_for_kernels(closed)
-        nodes = fusion.partition(closed.jaxpr)
+        nodes = _with_loops(fusion.partition(closed.jaxpr))
         self.specs: list[KernelSpec] = [kernel_spec(n) for n in nodes
                                         if isinstance(n, fusion.FusedGroup)]
-        self.kernel_sources = [s.source for s in self.specs]
+        self.loops = [n for n in nodes if isinstance(n, loops.LoopNode)]
+        self.kernel_sources = [s.source for s in self.specs] + \
+            [n.kernel.source for n in self.loops]
         kernels = [(spec, _compiled_kernel(spec)) for spec in self.specs]
+        for n in self.loops:
+            n.fn = loops.compile_loop(n.kernel)
         super().__init__(closed, nodes, name, kernels, out_weak, unflatten)
 
     @property
@@ -35,8 +39,20 @@ class Tier1Executable(Executable):
 
 
 def has_fusions(closed: ClosedJaxpr) -> bool:
+    """Does tier 1 compile anything for this program (fused groups or whole loops)?"""
     closed = passes.expand_for_kernels(closed)
-    return any(isinstance(n, fusion.FusedGroup) for n in fusion.partition(closed.jaxpr))
+    return any(isinstance(n, fusion.FusedGroup) or
+               (loops.is_loop(n) and loops.loop_kernel(n) is not None)
+               for n in fusion.partition(closed.jaxpr))
+
+
+def _with_loops(nodes):
+    """Loop equations whose bodies compile become LoopNodes (one numba function each)."""
+    out = []
+    for n in nodes:
+        lk = loops.loop_kernel(n) if not isinstance(n, fusion.FusedGroup) else None
+        out.append(n if lk is None else loops.LoopNode(lk))
+    return out
 
 
 def _numba_sig(spec: KernelSpec):
