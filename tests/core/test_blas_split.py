@@ -1,0 +1,131 @@
+"""Matrix products and kernels split over Jumba's helper threads (runtime/blas.py): every
+split gives NumPy's result, each chunk runs exactly once, a stalled helper is worked around,
+and a split that did not overlap makes the next ones run unsplit for a while."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from jumba._src.runtime import blas
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backoff(monkeypatch):
+    monkeypatch.setattr(blas, "_backoff", 0)
+    monkeypatch.setattr(blas, "_skip", 0)
+    monkeypatch.setattr(blas, "num_threads", lambda: 2)
+
+
+@pytest.mark.parametrize("sa, sb, transpose_a", [
+    ((128, 784), (784, 512), False),  # b bigger: split by columns
+    ((784, 128), (128, 512), True),   # a bigger (and transposed): split by rows
+    ((4, 96, 300), (4, 300, 200), False),  # batched: split by batch entries
+    ((3, 100), (100, 70001), False),  # odd column count
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_matmul_matches_numpy(sa, sb, transpose_a, dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(sa[::-1] if transpose_a else sa).astype(dtype)
+    a = a.T if transpose_a else a
+    b = rng.standard_normal(sb).astype(dtype)
+    assert 2.0 * a.size * b.shape[-1] >= blas.PARALLEL_FLOPS
+    got = blas.matmul(a, b)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, np.matmul(a, b), rtol=tol, atol=tol * 30)
+    assert got.flags.c_contiguous and got.dtype == dtype
+
+
+def test_split_axis_and_shares():
+    assert blas._split_axis(np.empty((128, 784)), np.empty((784, 512))) == 1
+    assert blas._split_axis(np.empty((784, 128)), np.empty((128, 512))) == 0
+    assert blas._shares(512, 2, 16) == [0, 256, 384, 512]
+    assert blas._shares(3, 2) == [0, 2, 3]
+    bounds = blas._shares(1000, 4)
+    assert bounds[0] == 0 and bounds[-1] == 1000 and bounds == sorted(set(bounds))
+
+
+def test_each_chunk_runs_once():
+    seen, lock = [], threading.Lock()
+
+    def chunk(lo, hi):
+        with lock:
+            seen.append((lo, hi))
+
+    bounds = blas._shares(100, 2)
+    assert blas.run_claimed(chunk, bounds) == []
+    assert sorted(seen) == list(zip(bounds[:-1], bounds[1:]))
+
+
+def test_helper_error_is_raised():
+    main = threading.get_ident()
+
+    def chunk(lo, hi):
+        if threading.get_ident() != main or lo > 0:
+            raise ValueError("chunk failed")
+        time.sleep(0.05)  # let the helper claim the rest
+
+    with pytest.raises(ValueError, match="chunk failed"):
+        blas.run_claimed(chunk, [0, 1, 2, 3])
+
+
+def test_stalled_helper_is_abandoned_and_product_still_right(monkeypatch):
+    """A helper that stalls (preempted on a busy machine) is not waited for: its chunk is
+    redone in a fresh buffer, and the helper's late writes land in the abandoned one."""
+    main = threading.get_ident()
+    real = np.matmul
+    release = threading.Event()
+
+    def matmul(a, b, out=None):
+        if threading.get_ident() != main:
+            release.wait(5)  # stall the helper until the caller has given up on it
+        elif out is not None:
+            time.sleep(0.01)  # the caller's chunk is slow enough for the helper to claim
+        return real(a, b, out=out)
+
+    monkeypatch.setattr(blas.np, "matmul", matmul)
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((64, 400)).astype(np.float32)
+    b = rng.standard_normal((400, 1024)).astype(np.float32)
+    got = blas.matmul(a, b)
+    release.set()
+    np.testing.assert_allclose(got, real(a, b), rtol=1e-4, atol=1e-3)
+    assert blas._skip > 0  # the stall made the next products run unsplit
+
+
+def test_backoff_after_non_overlapping_split():
+    blas._note_split(True)
+    assert blas._skip == 8 and not blas._split_now() and blas._skip == 7
+    blas._note_split(True)
+    assert blas._skip == 16
+    blas._note_split(False)
+    assert blas._backoff == 0
+    blas._skip = 0
+    assert blas._split_now()
+
+
+def test_backing_off_runs_kernels_unsplit():
+    calls = []
+
+    def kernel(n, x, out):
+        calls.append(n)
+        out[:] = 2 * x
+
+    x = np.arange(1000.0)
+    out = np.empty_like(x)
+    blas._skip = 5
+    blas.run_flat_kernel(kernel, 1000, (x,), (), (out,))
+    assert calls == [1000] and np.array_equal(out, 2 * x)
+    blas._skip = 0
+    blas.run_flat_kernel(kernel, 1000, (x,), (), (out,))
+    assert sum(calls[1:]) == 1000 and np.array_equal(out, 2 * x)
+
+
+def test_pmap_device_thread_does_not_split(monkeypatch):
+    monkeypatch.undo()  # the real num_threads, which honours the device flag
+    blas.set_thread_local_single(True)
+    try:
+        assert blas.num_threads() == 1
+    finally:
+        blas.set_thread_local_single(False)
