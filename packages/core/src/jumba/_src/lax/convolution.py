@@ -4,8 +4,10 @@
 The implementation is im2col + one BLAS product per group. The window view of the padded
 input is a zero-copy strided view; it is copied once into a matrix whose axes are ordered
 by the input's memory strides (so the copy reads memory nearly in order, whatever the
-dimension numbers), and the product is split over rows (or, for weight gradients, over the
-contraction) between worker threads, each with single-threaded BLAS.
+dimension numbers), and multiplied once (`runtime.blas.matmul`: single-threaded BLAS, split
+over worker threads only when large), oriented so the result is already in the output's
+layout. Only large column matrices are pipelined: copied block by block into a cache-sized
+buffer, the blocks shared between worker threads.
 
 Dimension numbers follow XLA: `lhs_spec = (batch, feature, *spatial)`, `rhs_spec =
 (out feature, in feature, *spatial)`, `out_spec = (batch, feature, *spatial)`, each naming
@@ -238,19 +240,6 @@ def _dilate_pad(x, axes, dilation, padding):
     return out[tuple(crop)]
 
 
-def _copy_in_parallel(dst, src):
-    """dst[...] = src, split along the first axis over the BLAS workers (copies of
-    non-float dtypes release the GIL as well)."""
-    n = dst.shape[0] if dst.ndim else 0
-    if dst.size < (1 << 18) or n < 2 or blas.num_threads() < 2:
-        np.copyto(dst, src)
-        return
-    half = n // 2
-    fut = blas._workers().submit(np.copyto, dst[half:], src[half:])
-    np.copyto(dst[:half], src[:half])
-    fut.result()
-
-
 def _matmul(a, b):
     """a @ b for 2-D or batched 3-D operands, threaded over rows when large."""
     if a.ndim == 2:
@@ -261,6 +250,11 @@ def _matmul(a, b):
 
 
 _CHUNK_ELEMENTS = 1 << 18  # im2col block per step: ~1 MB of float32, cache-resident
+# Column matrices up to this size are copied whole and multiplied once: below it, the
+# worker-thread handoffs of the pipelined product cost more than they save (a CNN step on
+# 8x8 images: 2048x288 @ 288x64 took 1.0 ms pipelined on two threads on a quiet machine,
+# 0.15 ms for the whole copy + 0.31 ms for a single-threaded product; loaded, 4-5 ms vs 1.2).
+_ONE_COPY_ELEMENTS = 1 << 22
 
 
 def _pipelined_product(src, w, M, K, k_inner):
@@ -364,21 +358,29 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
         src = view.transpose(0, *mperm, *kperm)
     else:
         src = view.transpose(0, *kperm, *mperm)
-    if G == 1 and M and K and src.shape[1] > 1:
+    # The product's orientation follows the output layout: [M, Fg] when the output's
+    # feature axis is its innermost (NHWC), else [Fg, M], so the result needs no copy.
+    m_major = out_spec[1] == nsp + 1
+    if G == 1 and M and K and M * K > _ONE_COPY_ELEMENTS and src.shape[1] > 1:
         out = _pipelined_product(src[0], w_mat[0], M, K, k_inner)[None]
+        m_major = k_inner
     else:
+        # One im2col copy, read in memory order, then one product (BLAS reads the
+        # transposed matrix in place).
         cols = np.empty(src.shape, xp.dtype)
-        _copy_in_parallel(cols[0] if G == 1 else cols, src[0] if G == 1 else src)
-        if k_inner:
-            out = _matmul(cols.reshape(G, M, K), w_mat)
+        np.copyto(cols, src)
+        cols_mk = cols.reshape(G, M, K) if k_inner else \
+            np.swapaxes(cols.reshape(G, K, M), 1, 2)
+        if m_major:
+            out = _matmul(cols_mk, w_mat)
         else:
-            out = _matmul(np.swapaxes(w_mat, 1, 2), cols.reshape(G, K, M))
-    if k_inner:  # out is [G, M..., Fg]
+            out = _matmul(np.swapaxes(w_mat, 1, 2), np.swapaxes(cols_mk, 1, 2))
+    if m_major:  # out is [G, M..., Fg]
         out_axes = [0, *(1 + m_order.index(j) for j in range(nm)), nm + 1]
     else:  # out is [G, Fg, M...]
         out_axes = [0, *(2 + m_order.index(j) for j in range(nm)), 1]
     ordered = [view.shape[a] for a in mperm]
-    out = out.reshape(G, *ordered, Fg) if k_inner else out.reshape(G, Fg, *ordered)
+    out = out.reshape(G, *ordered, Fg) if m_major else out.reshape(G, Fg, *ordered)
     out = out.transpose(out_axes)  # [G, batch, out spatial..., Fg]
     # Merge (group, Fg) into the feature axis, group-major, then lay out as out_spec.
     out = np.moveaxis(out, 0, nm).reshape(Nb, *os_, F)

@@ -253,10 +253,17 @@ def _pad_impl(x, padding_value, *, padding_config):
     # Pad with non-negative amounts into a buffer, then crop the negative ones.
     full = [max(lo, 0) + max(hi, 0) + n + max(n - 1, 0) * it
             for (lo, hi, it), n in zip(padding_config, x.shape)]
-    out = np.full(full, padding_value, dtype=x.dtype)
+    value = np.asarray(padding_value, x.dtype)
+    if not value.any() and not (value.dtype.kind in "fc" and (
+            np.signbit(value.real) or np.signbit(value.imag))):
+        out = np.zeros(full, x.dtype)  # calloc'd pages: no fill pass (+0 only, not -0.0)
+    else:
+        out = np.full(full, value, dtype=x.dtype)
     idx = tuple(np.s_[max(lo, 0): max(lo, 0) + n + max(n - 1, 0) * it: it + 1]
                 for (lo, hi, it), n in zip(padding_config, x.shape))
     out[idx] = x
+    if all(lo >= 0 and hi >= 0 for lo, hi, _ in padding_config):
+        return out
     crop = tuple(np.s_[max(-lo, 0): max(-lo, 0) + s]
                  for (lo, hi, it), s in zip(padding_config, shape))
     return out[crop]

@@ -11,7 +11,10 @@ Derivatives: the sum is linear; its transpose is a windowed sum of the padded, d
 cotangent (the all-ones kernel is symmetric, so no flip). The max/min JVP picks the tangent
 at the location of the chosen element (the first one on ties), by the same fold over
 window offsets written with `select_n`, so it is linear in the tangent and transposes to a
-scatter of the cotangent onto the argmax locations.
+scatter of the cotangent onto the argmax locations. Windows that tile the operand (pooling
+with stride = window, no padding) take a cheaper form of the same rule: a reshape puts each
+window on its own axes and a one-hot mask of the first extremum selects the tangent, so the
+backward pass is one broadcast-and-select instead of one padded copy per window element.
 """
 
 from __future__ import annotations
@@ -222,6 +225,8 @@ def _chooser_jvp(p, kind):
             return ans, ad.Zero(ad.tangent_aval(aval))
         t = ad.instantiate_zeros(t)
         dt = get_aval(x).dtype
+        if _tiles(get_aval(x).shape, **params):
+            return ans, _tiled_chooser_tangent(x, t, ans, params["window_dimensions"])
         better = ew.gt if kind == "max" else ew.lt
         best_v = best_t = None
         pairs = zip(_window_slices(x, _identity(kind, dt), out_shape=aval.shape, **params),
@@ -239,6 +244,51 @@ def _chooser_jvp(p, kind):
         return ans, best_t
 
     return jvp
+
+
+def _tiles(shape, *, window_dimensions, window_strides, padding, base_dilation,
+           window_dilation):
+    """Whether the windows tile the operand exactly (pooling with stride = window, no
+    padding or dilation, every axis divisible): then each window is a block of a reshape."""
+    return (tuple(window_strides) == tuple(window_dimensions)
+            and all(p == (0, 0) for p in padding)
+            and all(d == 1 for d in (*base_dilation, *window_dilation))
+            and all(w >= 1 and n % w == 0 for n, w in zip(shape, window_dimensions))
+            and math.prod(window_dimensions) > 1 and 0 not in shape)
+
+
+def _tiled_chooser_tangent(x, t, ans, window_dimensions):
+    """The max/min JVP for tiling windows, without slices: the operand is reshaped so each
+    window spans its own axes, the first element equal to the result is marked by a
+    one-hot mask, and the tangent is the masked sum over the window axes. Its transpose is
+    a broadcast and a select (one pass), where the slice-by-offset form transposes to one
+    zero-filled pad per window element plus their sum. A window holding NaN (the result is
+    NaN) gets a zero tangent."""
+    from jumba._src.lax import elementwise as ew
+    from jumba._src.lax.reductions import reduce_min, reduce_sum
+    from jumba._src.lax.structural import broadcast_in_dim, reshape
+
+    shape = get_aval(x).shape
+    split, kept, win = [], [], []
+    for n, w in zip(shape, window_dimensions):
+        kept.append(len(split))
+        split.append(n // w)
+        if w > 1:
+            win.append(len(split))
+            split.append(w)
+    split, kept, win = tuple(split), tuple(kept), tuple(win)
+    wins = [w for w in window_dimensions if w > 1]
+    size = math.prod(wins)
+    # Window-element numbers in row-major order: the smallest marks the first on ties.
+    pos = broadcast_in_dim(np.arange(size, dtype=np.int32).reshape(wins), split, win)
+    hit = ew.eq(reshape(x, split), broadcast_in_dim(ans, split, kept))
+    cand = ew.select_n(hit, broadcast_in_dim(np.int32(size), split, ()), pos)
+    first = broadcast_in_dim(reduce_min(cand, win), split, kept)
+    mask = ew.eq(pos, first)
+    dt = get_aval(t).dtype
+    picked = ew.select_n(mask, broadcast_in_dim(np.zeros((), dt), split, ()),
+                         reshape(t, split))
+    return reduce_sum(picked, win)
 
 
 ad.primitive_jvps[reduce_window_max_p] = _chooser_jvp(reduce_window_max_p, "max")
