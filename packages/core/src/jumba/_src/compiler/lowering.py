@@ -39,6 +39,11 @@ def def_scalar(prim: Primitive, template: str | Callable):
         scalar_rules[prim] = template
 
 
+# Primitives whose kernel expression is long (a helper with polynomials: erf_inv). A fused
+# loop that reaches one after a long chain runs faster as two loops (see kernels.py).
+heavy_rules: set = set()
+
+
 def def_reduction(prim: Primitive, identity: Callable, combine: str):
     reduction_rules[prim] = (identity, combine)
 

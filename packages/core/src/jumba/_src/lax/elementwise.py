@@ -335,7 +335,11 @@ def _round_impl(x, *, rounding_method=1):
     # rounding_method 0: half away from zero (lax default); 1: half to even (jnp.round).
     if rounding_method == 1:
         return np.round(x)
-    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(x.dtype)
+    # Exact (floor(|x| + 0.5) rounds 0.49999997 up) and keeping -0.0, as XLA's round.
+    t = np.trunc(x)
+    with np.errstate(invalid="ignore"):
+        far = np.abs(x - t) >= 0.5
+    return np.where(far, t + np.copysign(np.ones((), x.dtype), x), t).astype(x.dtype)
 
 
 round_p.def_abstract_eval(lambda x, *, rounding_method=1: x)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler.lowering import def_expansion, def_reduction, def_scalar, typed_const
+from jumba._src.compiler.lowering import (
+    def_expansion,
+    def_reduction,
+    def_scalar,
+    heavy_rules,
+    typed_const,
+)
 from jumba._src.interpreters import ad
 from jumba._src.lax import ad_util, prng
 from jumba._src.lax import elementwise as ew
@@ -40,8 +46,8 @@ for _p, _t in [
     def_scalar(_p, _t)
 
 for _p, _t in [
-    (ew.div_p, "({0} / {1})"), (ew.exp_p, "np.exp({0})"), (ew.exp2_p, "np.exp2({0})"),
-    (ew.log_p, "np.log({0})"), (ew.log1p_p, "np.log1p({0})"), (ew.expm1_p, "np.expm1({0})"),
+    (ew.exp_p, "np.exp({0})"), (ew.exp2_p, "np.exp2({0})"),
+    (ew.expm1_p, "np.expm1({0})"),
     (ew.tanh_p, "np.tanh({0})"), (ew.sin_p, "np.sin({0})"), (ew.cos_p, "np.cos({0})"),
     (ew.tan_p, "np.tan({0})"), (ew.asin_p, "np.arcsin({0})"), (ew.acos_p, "np.arccos({0})"),
     (ew.atan_p, "np.arctan({0})"), (ew.sinh_p, "np.sinh({0})"), (ew.cosh_p, "np.cosh({0})"),
@@ -49,7 +55,7 @@ for _p, _t in [
     (ew.atanh_p, "np.arctanh({0})"), (ew.sqrt_p, "np.sqrt({0})"),
     (ew.floor_p, "np.floor({0})"), (ew.ceil_p, "np.ceil({0})"),
     (ew.is_finite_p, "np.isfinite({0})"), (ew.atan2_p, "np.arctan2({0}, {1})"),
-    (ew.rem_p, "np.fmod({0}, {1})"), (ew.pow_p, "({0} ** {1})"),
+    (ew.pow_p, "({0} ** {1})"),
     (ew.cbrt_p, "np.cbrt({0})"), (ew.logaddexp_p, "np.logaddexp({0}, {1})"),
     (ew.nextafter_p, "np.nextafter({0}, {1})"), (ew.signbit_p, "np.signbit({0})"),
 ]:
@@ -57,10 +63,12 @@ for _p, _t in [
 
 
 def _logistic(args, params, in_avals, out_aval):
+    # The impl's stable form: exp of a non-positive number only.
     if out_aval.dtype.kind != "f":
         return None
-    one = _const(1, out_aval)
-    return f"({one} / ({one} + np.exp(-{args[0]})))"
+    x, one, zero = args[0], _const(1, out_aval), _const(0, out_aval)
+    e = f"np.exp(-np.abs({x}))"
+    return f"(({one} if {x} >= {zero} else {e}) / ({one} + {e}))"
 
 
 def _rsqrt(args, params, in_avals, out_aval):
@@ -73,13 +81,19 @@ def _integer_pow(args, params, in_avals, out_aval):
     y = params["y"]
     if y == 0:
         return _const(1, out_aval)
-    x = args[0]
-    e = " * ".join([x] * abs(y)) if abs(y) <= 8 else f"({x} ** {abs(y)})"
-    if y < 0:
-        if out_aval.dtype.kind != "f":
-            return None
-        return f"({_const(1, out_aval)} / ({e}))"
-    return f"({e})"
+    if y < 0 and out_aval.dtype.kind not in "fc":
+        return None
+    # Binary exponentiation, as the impl (and XLA): the same products in the same order,
+    # hence the same rounding; each product is cast back so integers wrap at their width.
+    dt = f"np.{out_aval.dtype.name}"
+    acc, base, n = None, args[0], abs(y)
+    while n:
+        if n & 1:
+            acc = base if acc is None else f"{dt}({acc} * {base})"
+        n >>= 1
+        if n:
+            base = f"{dt}({base} * {base})"
+    return f"({_const(1, out_aval)} / {acc})" if y < 0 else acc
 
 
 def _round(args, params, in_avals, out_aval):
@@ -87,8 +101,50 @@ def _round(args, params, in_avals, out_aval):
         return None
     if params.get("rounding_method", 1) == 1:
         return f"np.rint({args[0]})"
-    half = _const(0.5, out_aval)
-    return f"(np.sign({args[0]}) * np.floor(np.abs({args[0]}) + {half}))"
+    # Half away from zero as the impl: exact, and -0.0 stays -0.0.
+    x, half, one = args[0], _const(0.5, out_aval), _const(1, out_aval)
+    t = f"np.trunc({x})"
+    return f"(({t} + np.copysign({one}, {x})) if np.abs({x} - {t}) >= {half} else {t})"
+
+
+def _int_div(args, params, in_avals, out_aval):
+    # XLA's integer division (as the impl): round toward zero, x / 0 = -1, and for signed
+    # types INT_MIN / -1 = INT_MIN. Python's // floors, so a quotient with a remainder and
+    # operands of opposite signs is one too low.
+    dt = out_aval.dtype
+    if dt.kind not in "iu":
+        return None if dt.kind != "b" else f"({args[0]} & {args[1]})"
+    x, y = (f"np.{dt.name}({a})" for a in args)
+    if dt.kind == "u":
+        return f"(np.{dt.name}({np.iinfo(dt).max}) if {y} == 0 else {x} // {y})"
+    q = f"({x} // {y} + (1 if ({x} % {y} != 0 and ({x} < 0) != ({y} < 0)) else 0))"
+    return (f"(np.{dt.name}(-1) if {y} == 0 else "
+            f"({x} if ({x} == {np.iinfo(dt).min} and {y} == -1) else {q}))")
+
+
+def _int_rem(args, params, in_avals, out_aval):
+    # The sign of the dividend (C's fmod), x % 0 = x, INT_MIN % -1 = 0, as the impl.
+    dt = out_aval.dtype
+    if dt.kind not in "iu":
+        return None
+    x, y = (f"np.{dt.name}({a})" for a in args)
+    if dt.kind == "u":
+        return f"({x} if {y} == 0 else {x} % {y})"
+    r = f"({x} % {y})"  # Python's: the sign of the divisor; moved to the dividend's below
+    fixed = f"({r} - {y} if ({r} != 0 and ({r} < 0) != ({x} < 0)) else {r})"
+    return f"({x} if {y} == 0 else (0 if {y} == -1 else {fixed}))"
+
+
+def _div_or_int(args, params, in_avals, out_aval):
+    if out_aval.dtype.kind in "fc":
+        return f"({args[0]} / {args[1]})"
+    return _int_div(args, params, in_avals, out_aval)
+
+
+def _rem_or_int(args, params, in_avals, out_aval):
+    if out_aval.dtype.kind in "fc":
+        return None if out_aval.dtype.kind == "c" else f"np.fmod({args[0]}, {args[1]})"
+    return _int_rem(args, params, in_avals, out_aval)
 
 
 def _select_n(args, params, in_avals, out_aval):
@@ -108,9 +164,9 @@ def _not(args, params, in_avals, out_aval):
 
 
 def _convert(args, params, in_avals, out_aval):
-    src, dst = in_avals[0].dtype, params["new_dtype"]
-    if src.kind == "c" or dst.kind == "c":
-        return None
+    src, dst = in_avals[0].dtype, np.dtype(params["new_dtype"])
+    if src.kind == "c" and dst.kind != "c":  # complex -> real drops the imaginary part
+        return f"({args[0]}.real != 0)" if dst == np.bool_ else f"{args[0]}.real"
     if dst == np.bool_:
         return f"({args[0]} != 0)"
     return args[0]  # the kernel casts every result to its output dtype
@@ -125,7 +181,8 @@ def _erf(args, params, in_avals, out_aval):
 for _p, _rule in [(ew.logistic_p, _logistic), (ew.rsqrt_p, _rsqrt),
                   (ew.integer_pow_p, _integer_pow), (ew.round_p, _round),
                   (ew.select_n_p, _select_n), (ew.not_p, _not),
-                  (st.convert_element_type_p, _convert), (ew.erf_p, _erf)]:
+                  (st.convert_element_type_p, _convert), (ew.erf_p, _erf),
+                  (ew.div_p, _div_or_int), (ew.rem_p, _rem_or_int)]:
     def_scalar(_p, _rule)
 
 
@@ -137,15 +194,67 @@ def _unsigned_shift(op):
         if dt.kind != "u":
             return None
         x, y = args
-        return f"((np.{dt.name}({x}) {op} {y}) if {y} < {8 * dt.itemsize} else 0)"
+        # (all operands typed: numba computes uint64 mixed with int64 in float64)
+        return (f"((np.{dt.name}({x}) {op} np.{dt.name}({y})) if {y} < {8 * dt.itemsize} "
+                f"else np.{dt.name}(0))")
 
     return rule
 
 
-# erf_inv has no kernel rule: numba's scalar (libm) log1p made fused draws several times
-# slower than the vectorised NumPy impl between kernels.
-def_scalar(ew.shift_left_p, _unsigned_shift("<<"))
-def_scalar(ew.shift_right_logical_p, _unsigned_shift(">>"))
+def _signed_shift(op):
+    # Signed operands: shifted as their unsigned bit pattern (left, logical right) or as
+    # themselves (arithmetic right); an amount out of [0, width) shifts every bit out (the
+    # sign bit fills, for an arithmetic right shift), as the impl and XLA.
+    def rule(args, params, in_avals, out_aval):
+        dt = in_avals[0].dtype
+        if dt.kind == "u" and op != "a>>":
+            return _unsigned_shift(op)(args, params, in_avals, out_aval)
+        if dt.kind not in "iu":
+            return None
+        x, y = args
+        w = 8 * dt.itemsize
+        ok = f"(0 <= {y} < {w})"
+        if op == "a>>":
+            fill = f"(np.{dt.name}(-1) if {x} < 0 else np.{dt.name}(0))" if dt.kind == "i" \
+                else f"np.{dt.name}(0)"
+            return f"((np.{dt.name}({x}) >> {y}) if {ok} else {fill})"
+        u = f"np.uint{w}"
+        shifted = (f"_kh.bitcast({u}(_kh.bitcast(np.{dt.name}({x}), {u}(0)) {op} {u}({y})), "
+                   f"np.{dt.name}(0))")
+        return f"({shifted} if {ok} else np.{dt.name}(0))"
+
+    return rule
+
+
+def _vector_log(name):
+    # float32: the vectorisable helpers (numba's scalar log/log1p call libm per element,
+    # ~10x slower in a loop; the helpers are within 1.5 ulp); other dtypes: libm.
+    def rule(args, params, in_avals, out_aval):
+        dt = out_aval.dtype
+        if dt.kind not in "fc":
+            return None
+        if dt == np.float32:
+            return f"_kh.{name}_f32(np.float32({args[0]}))"
+        return f"np.{name}({args[0]})"
+
+    return rule
+
+
+def _erf_inv(args, params, in_avals, out_aval):
+    # float32 (and narrower) only: XLA's float32 algorithm with a vectorisable log1p (see
+    # compiler/kernel_helpers.py); float64 keeps scipy's erfinv between kernels.
+    if out_aval.dtype.kind != "f" or out_aval.dtype.itemsize > 4:
+        return None
+    return f"_kh.erf_inv_f32(np.float32({args[0]}))"
+
+
+def_scalar(ew.shift_left_p, _signed_shift("<<"))
+def_scalar(ew.shift_right_logical_p, _signed_shift(">>"))
+def_scalar(ew.shift_right_arithmetic_p, _signed_shift("a>>"))
+def_scalar(ew.erf_inv_p, _erf_inv)
+heavy_rules.add(ew.erf_inv_p)
+def_scalar(ew.log_p, _vector_log("log"))
+def_scalar(ew.log1p_p, _vector_log("log1p"))
 def_expansion(prng.threefry2x32_p, prng.threefry2x32_expanded)
 
 
@@ -163,3 +272,5 @@ def_reduction(red.reduce_max_p, _max_identity, "np.maximum({acc}, {x})")
 def_reduction(red.reduce_min_p, _min_identity, "np.minimum({acc}, {x})")
 def_reduction(red.reduce_and_p, lambda dt: True, "({acc} & {x})")
 def_reduction(red.reduce_or_p, lambda dt: False, "({acc} | {x})")
+
+from jumba._src.lax import lowering_rules_special as _special  # noqa: E402, F401
