@@ -552,3 +552,21 @@ def test_tier1_kernels_give_the_same_bits(monkeypatch):
     # normal's erf_inv runs in the kernel with a vectorised float32 log1p (within 1.5 ulp
     # of NumPy's): a few values differ from tier 0 in the last bit.
     assert_ulp_close(got_n, np.asarray(want_n), 2)
+
+
+def test_orthogonal_and_multivariate_normal_under_jit_vmap_and_grad():
+    # The factorisations are jumba.numpy.linalg's: traced covariances and keys work.
+    key = jr.PRNGKey(0)
+    q = jumba.jit(lambda k: jr.orthogonal(k, 4, m=3))(key)
+    np.testing.assert_allclose(np.asarray(q.T @ q), np.eye(3), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(q), np.asarray(jr.orthogonal(key, 4, m=3)),
+                               atol=1e-6)
+    batched = jumba.vmap(lambda k: jr.orthogonal(k, 3))(jr.split(key, 4))
+    assert batched.shape == (4, 3, 3)
+    cov = jnp.asarray([[2.0, 0.3], [0.3, 1.0]])
+    for method in ("cholesky", "eigh", "svd"):
+        draw = jumba.jit(lambda c, method=method: jr.multivariate_normal(
+            key, jnp.zeros(2), c, (4000,), method=method))(cov)
+        np.testing.assert_allclose(np.cov(np.asarray(draw).T), np.asarray(cov), atol=0.12)
+    check_grads(lambda c: jnp.sum(jr.multivariate_normal(key, jnp.ones(2), c @ c.T, (3,))),
+                (cov,), order=1, modes=("rev",), atol=2e-2, rtol=2e-2)

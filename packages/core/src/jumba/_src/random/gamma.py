@@ -220,10 +220,10 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
     """Multivariate normal samples (as `jax.random.multivariate_normal`): mean + factor @ z
     with factor a Cholesky (or eigh/svd) factor of `cov`.
 
-    `cov` must be concrete (the factorisation runs in NumPy); `mean` may be traced and
-    is differentiable.
+    Both `mean` and `cov` may be traced and are differentiable (the factorisation is
+    jumba.numpy.linalg's).
     """
-    from jumba._src.core import concrete_or_error
+    from jumba._src.numpy import linalg
     from jumba._src.numpy.lax_numpy import asarray, einsum
 
     data, shape, dtype = prepare("multivariate_normal", key, shape, dtype)
@@ -239,38 +239,33 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
     if shape is None:
         shape = tuple(np.broadcast_shapes(m_shape[:-1], c_shape[:-2]))
     check_shape("multivariate_normal", shape, m_shape[:-1], c_shape[:-2])
-    c = concrete_or_error(cov, "cov of jumba.random.multivariate_normal (the covariance is "
-                               "factorised in NumPy, so it must be concrete)").astype(np.float64)
+    c = as_dtype(asarray(cov), dtype)
     if method == "cholesky":
-        factor = np.linalg.cholesky(c)
+        factor = linalg.cholesky(c)
     elif method == "svd":
-        u, s, _ = np.linalg.svd(c)
-        factor = u * np.sqrt(s[..., None, :])
+        u, sv, _ = linalg.svd(c)
+        factor = ew.mul(u, st.expand_dims(ew.sqrt(sv), (len(c_shape) - 2,)))
     else:
-        w, v = np.linalg.eigh(c)
-        factor = v * np.sqrt(w[..., None, :])
+        w, v = linalg.eigh(c)
+        factor = ew.mul(v, st.expand_dims(ew.sqrt(w), (len(c_shape) - 2,)))
     z = _normal(data, tuple(shape) + (n,), dtype)
-    lz = einsum("...ij,...j->...i", np.asarray(factor, dtype), z)
+    lz = einsum("...ij,...j->...i", factor, z)
     return ew.add(mean, lz)
 
 
 def orthogonal(key, n: int, shape=(), dtype=None, m=None):
     """Random n x m matrices with orthonormal columns (rows), Haar-distributed (as
     `jax.random.orthogonal`: QR of a normal matrix with the signs of R's diagonal)."""
-    from jumba._src.core import concrete_or_error
+    from jumba._src.numpy import linalg
 
     data, shape, dtype = prepare("orthogonal", key, shape, dtype)
     m = n if m is None else m
     if not all(isinstance(d, (int, np.integer)) and d >= 0 for d in (n, m)):
         raise ValueError(f"orthogonal: n and m must be non-negative ints, got {n!r}, {m!r}")
     z = _normal(data, (*shape, max(n, m), min(n, m)), dtype)
-    zv = concrete_or_error(z, "jumba.random.orthogonal (the QR decomposition runs in NumPy; "
-                              "call it outside jit)")
-    q, r = np.linalg.qr(zv.astype(np.float64))
-    d = np.diagonal(r, 0, -2, -1)
-    q = q * np.sign(d)[..., None, :]
+    q, r = linalg.qr(z)
+    d = linalg.diagonal(r)  # over the last two axes
+    q = ew.mul(q, st.expand_dims(ew.sign(d), (len(shape),)))
     if n < m:
-        q = np.swapaxes(q, -1, -2)
-    from jumba._src.numpy.lax_numpy import asarray
-
-    return asarray(q.astype(dtype))
+        q = st.transpose(q, (*range(len(shape)), len(shape) + 1, len(shape)))
+    return q
