@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 import jumba as jb
 import jumba.lax as lax
+import jumba.numpy as jnp
 from jumba.test_util import check_grads
 
 INT_DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32]
@@ -229,3 +230,16 @@ def test_conv_shape_tuples_match_the_convolutions(padding, strides):
     transposed = lax.conv_transpose(lhs, rhs, strides, padding, dimension_numbers=dn)
     assert lax.conv_transpose_shape_tuple(lhs.shape, rhs.shape, strides, padding, dn) == \
         transposed.shape
+
+
+def test_lax_abs_of_complex_is_real_with_jaxs_derivative():
+    z = jnp.asarray(np.array([3 + 4j, 0j, -1 + 1j], np.complex64))
+    out = lax.abs(z)
+    assert out.dtype == np.float32 and jb.eval_shape(lax.abs, z).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(out), np.abs(np.asarray(z)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jb.jit(lax.abs)(z)), np.asarray(out), rtol=1e-6)
+    # JAX's values: grad of sum |z| is z / |z| (0 at 0); the JVP along 1 is Re(z) / |z|.
+    np.testing.assert_allclose(np.asarray(jb.grad(lambda z: jnp.sum(lax.abs(z)))(z)),
+                               [0.6 - 0.8j, 0, -0.70710677 - 0.70710677j], rtol=1e-6)
+    tangent = jb.jvp(lax.abs, (z,), (jnp.ones(3, jnp.complex64),))[1]
+    np.testing.assert_allclose(np.asarray(tangent), [0.6, 0.0, -0.70710677], rtol=1e-6)

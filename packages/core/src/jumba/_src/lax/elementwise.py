@@ -430,8 +430,31 @@ cbrt_p = standard_op("cbrt", np.cbrt, accept=_float)
 ad.defjvp2(cbrt_p, lambda g, ans, x: div(g, mul(_c(3, x), square(ans))))
 
 abs_p = standard_op("abs", np.abs)
-# JAX's convention: the derivative at 0 (and -0.0) is 1, from select(x >= 0, g, -g).
-ad.defjvp(abs_p, lambda g, x: select_n(ge(x, _c(0, x)), neg(g), g))
+_abs_real_rule = abs_p.abstract_eval
+
+
+def _abs_abstract_eval(x):
+    out = _abs_real_rule(x)
+    if x.dtype.kind == "c":  # |z| of a complex number is real (float32 for complex64)
+        return ShapedArray(out.shape, np.dtype(f"f{x.dtype.itemsize // 2}"), out.weak_type)
+    return out
+
+
+abs_p.def_abstract_eval(_abs_abstract_eval)
+
+
+def _abs_jvp(g, ans, x):
+    if get_aval(x).dtype.kind == "c":  # d|z| = Re(conj(z) dz) / |z|, and 0 at z = 0
+        from jumba._src.lax.complex import conj, real
+
+        safe = select_n(eq(ans, _c(0, ans)), ans, _c(1, ans))
+        return select_n(eq(ans, _c(0, ans)), div(real(mul(conj(x), g)), safe),
+                        _c(0, ans))
+    # JAX's convention: the derivative at 0 (and -0.0) is 1, from select(x >= 0, g, -g).
+    return select_n(ge(x, _c(0, x)), neg(g), g)
+
+
+ad.defjvp2(abs_p, _abs_jvp)
 
 square_p = standard_op("square", np.square)
 ad.defjvp(square_p, lambda g, x: mul(g, mul(_c(2, x), x)))
