@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from jumba._src.compiler import inplace
 from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
 from jumba._src.runtime import blas, buffers
 
@@ -22,10 +23,12 @@ def function_name(name: str) -> str:
 
 
 def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
-             unflatten=None):
+             unflatten=None, donated=()):
     """Returns (source, namespace). `nodes` are JaxprEqns or fused groups; `kernels` holds
-    (KernelSpec, compiled kernel) for the groups, in order."""
+    (KernelSpec, compiled kernel) for the groups, in order. `donated`: invars whose
+    buffers the caller hands over (see `inplace.py`)."""
     jaxpr = closed.jaxpr
+    in_place = inplace.inplace_nodes(jaxpr, nodes, donated)
     jaxpr_names = _Names()
 
     constvars = set(jaxpr.constvars)
@@ -70,7 +73,7 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     n_loops = 0
     for i, node in enumerate(nodes):
         if isinstance(node, JaxprEqn):
-            lines.append("    " + _eqn_line(node, i, namespace, names, ref))
+            lines.append("    " + _eqn_line(node, i, namespace, names, ref, i in in_place))
         elif hasattr(node, "call_lines"):  # a loop compiled whole (compiler/loops.py)
             namespace[f"loop_{n_loops}"] = node.fn
             lines += ["    " + s for s in node.call_lines(n_loops, names, ref, namespace)]
@@ -94,9 +97,10 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     return "\n".join(lines) + "\n", namespace
 
 
-def _eqn_line(eqn, i, namespace, names, ref) -> str:
-    fn = f"{eqn.primitive.name.replace('-', '_')}_{i}"
-    namespace[fn] = eqn.primitive.impl
+def _eqn_line(eqn, i, namespace, names, ref, in_place=False) -> str:
+    fn = f"{eqn.primitive.name.replace('-', '_')}{'_inplace' if in_place else ''}_{i}"
+    # An update in place writes into its operand's buffer, dead afterwards (inplace.py).
+    namespace[fn] = inplace.inplace_impl(eqn.primitive) if in_place else eqn.primitive.impl
     args = [ref(v) for v in eqn.inputs]
     if eqn.params:
         namespace[f"params_{i}"] = eqn.params
@@ -157,10 +161,16 @@ class Executable:
     tier = 0
 
     def __init__(self, closed: ClosedJaxpr, nodes, name: str = "fun", kernels=(),
-                 out_weak=None, unflatten=None):
+                 out_weak=None, unflatten=None, donated=()):
         name = function_name(name)
         self._debug_info = (closed, out_weak, unflatten)
-        self.source, namespace = generate(closed, nodes, name, kernels)
+        donated = [closed.jaxpr.invars[k] for k in donated]
+        # Which donated inputs an update writes into: the caller must own those buffers.
+        self.donated_written = sorted(
+            closed.jaxpr.invars.index(nodes[i].inputs[0])
+            for i in inplace.inplace_nodes(closed.jaxpr, nodes, donated)
+            if nodes[i].inputs[0] in donated)
+        self.source, namespace = generate(closed, nodes, name, kernels, donated=donated)
         self._fn = _load(self.source, namespace, name, self.tier)
         self._call = None
         if out_weak is not None:

@@ -32,6 +32,9 @@ its NumPy implementation, orchestrated per iteration from Python):
 - no `dot_general` of the body does more than `MAX_DOT_WORK` multiply-adds per iteration:
   such a body is dominated by its matmuls, which BLAS (called from Python) does faster
   than numba's loops, and a per-iteration Python cost of ~1 µs per primitive is then small.
+  Such a loop is driven from Python with a tier-1 body when that compiles something
+  (`loop_tier1.py`), else with the tier-0 body; either way its dead carry buffers are
+  updated in place (`inplace.py`).
 """
 
 from __future__ import annotations

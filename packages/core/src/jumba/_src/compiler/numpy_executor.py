@@ -14,5 +14,6 @@ from jumba._src.core import ClosedJaxpr
 class NumpyExecutable(Executable):
     tier = 0
 
-    def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None):
-        super().__init__(closed, closed.jaxpr.eqns, name, (), out_weak, unflatten)
+    def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None,
+                 donated=()):
+        super().__init__(closed, closed.jaxpr.eqns, name, (), out_weak, unflatten, donated)

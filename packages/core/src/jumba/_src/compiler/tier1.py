@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler import fusion, kernel_cache, loops, passes
+from jumba._src.compiler import fusion, kernel_cache, loop_tier1, loops, passes
 from jumba._src.compiler.codegen import Executable
 from jumba._src.compiler.kernels import KernelSpec, kernel_spec
 from jumba._src.core import ClosedJaxpr
@@ -20,30 +20,56 @@ class Tier1Executable(Executable):
 
     tier = 1
 
-    def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None):
+    def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None,
+                 donated=(), numpy_libm=False):
         closed = passes.expand_for_kernels(closed)
-        nodes = _with_loops(fusion.partition(closed.jaxpr))
+        nodes = _with_loops(_partition(closed.jaxpr, numpy_libm))
         self.specs: list[KernelSpec] = [kernel_spec(n) for n in nodes
                                         if isinstance(n, fusion.FusedGroup)]
         self.loops = [n for n in nodes if isinstance(n, loops.LoopNode)]
+        # Loops (and conds) run from Python with tier-1 bodies: compiled with their nodes.
+        self.control = [n for n in nodes if isinstance(n, loop_tier1.ControlNode)]
         self.kernel_sources = [s.source for s in self.specs] + \
             [n.kernel.source for n in self.loops]
         kernels = [(spec, _compiled_kernel(spec)) for spec in self.specs]
         for n in self.loops:
             n.fn = loops.compile_loop(n.kernel)
-        super().__init__(closed, nodes, name, kernels, out_weak, unflatten)
+        super().__init__(closed, nodes, name, kernels, out_weak, unflatten, donated)
 
     @property
     def num_kernels(self) -> int:
         return len(self.specs)
 
 
-def has_fusions(closed: ClosedJaxpr) -> bool:
+def has_fusions(closed: ClosedJaxpr, numpy_libm=False) -> bool:
     """Does tier 1 compile anything for this program (fused groups or whole loops)?"""
     closed = passes.expand_for_kernels(closed)
     return any(isinstance(n, fusion.FusedGroup) or
-               (loops.is_loop(n) and loops.loop_kernel(n) is not None)
-               for n in fusion.partition(closed.jaxpr))
+               (loops.is_loop(n) and loops.loop_kernel(n) is not None) or
+               _tier1_control(n)
+               for n in _partition(closed.jaxpr, numpy_libm))
+
+
+def _partition(jaxpr, numpy_libm):
+    """Fusion's nodes; with `numpy_libm`, groups applying libm functions to large arrays
+    are left to NumPy (its SIMD loops beat numba's libm calls: `loop_tier1._LIBM`)."""
+    nodes = fusion.partition(jaxpr)
+    if not numpy_libm:
+        return nodes
+    out = []
+    for n in nodes:
+        if isinstance(n, fusion.FusedGroup) and loop_tier1.libm_group(n):
+            out.extend(n.eqns)
+        else:
+            out.append(n)
+    return out
+
+
+def _tier1_control(n) -> bool:
+    """Is `n` a scan/while (not compiled whole) or cond whose bodies compile something?"""
+    return (loop_tier1.ENABLED and not isinstance(n, fusion.FusedGroup)
+            and loop_tier1.is_control(n)
+            and loop_tier1.worth_control_node(n))
 
 
 def _with_loops(nodes):
@@ -51,7 +77,12 @@ def _with_loops(nodes):
     out = []
     for n in nodes:
         lk = loops.loop_kernel(n) if not isinstance(n, fusion.FusedGroup) else None
-        out.append(n if lk is None else loops.LoopNode(lk))
+        if lk is not None:
+            out.append(loops.LoopNode(lk))
+        elif _tier1_control(n):  # run from Python, its bodies tier 1 (loop_tier1.py)
+            out.append(loop_tier1.ControlNode(n))
+        else:
+            out.append(n)
     return out
 
 

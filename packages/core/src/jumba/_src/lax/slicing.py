@@ -217,8 +217,13 @@ dynamic_update_slice_p.weak_type_rule = _operand_weak
 
 @dynamic_update_slice_p.def_impl
 def _dynamic_update_slice_impl(x, update, *starts):
-    starts = _clamped_starts(x.shape, update.shape, starts)
-    out = np.array(x, copy=True)
+    return _dynamic_update_slice_into(np.array(x, copy=True), update, *starts)
+
+
+def _dynamic_update_slice_into(out, update, *starts):
+    """Writes `update` into `out` itself (the in-place form the compiler uses when the
+    operand's buffer is dead afterwards: `compiler/inplace.py`)."""
+    starts = _clamped_starts(out.shape, update.shape, starts)
     out[tuple(slice(s, s + k) for s, k in zip(starts, update.shape))] = update
     return out
 
@@ -271,6 +276,9 @@ def _dynamic_update_slice_batch(size, vals, dims):
 
 
 ad.primitive_jvps[dynamic_update_slice_p] = _dynamic_update_slice_jvp
+# primitive -> impl writing into its operand (first input), for the compiler's in-place
+# updates of dead buffers (`compiler/inplace.py`); the scatter family registers below.
+INPLACE_IMPLS = {dynamic_update_slice_p: _dynamic_update_slice_into}
 ad.primitive_transposes[dynamic_update_slice_p] = _dynamic_update_slice_transpose
 batching.primitive_batchers[dynamic_update_slice_p] = _dynamic_update_slice_batch
 
@@ -438,7 +446,7 @@ batching.primitive_batchers[gather_p] = _gather_batch
 # scatter family: scatter (set), scatter_add, scatter_mul, scatter_min, scatter_max
 
 
-def _scatter_impl(combine):
+def _scatter_impl(combine, inplace=False):
     def impl(x, indices, updates, *, dimension_numbers, mode, indices_are_sorted,
              unique_indices):
         dn = dimension_numbers
@@ -459,7 +467,7 @@ def _scatter_impl(combine):
         if not valid.all():
             index = [i[valid] for i in index]
             u = u[valid]
-        out = np.array(x, copy=True)
+        out = x if inplace else np.array(x, copy=True)
         combine(out, tuple(index), u)
         return out
 
@@ -514,6 +522,7 @@ def _scatter_abstract_eval(name):
 def _scatter_primitive(name, combine):
     p = Primitive(name)
     p.def_impl(_scatter_impl(combine))
+    INPLACE_IMPLS[p] = _scatter_impl(combine, inplace=True)
     p.def_abstract_eval(_scatter_abstract_eval(name))
     p.weak_type_rule = _operand_weak
     batching.primitive_batchers[p] = lambda size, vals, dims, **params: _scatter_batch(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from jumba._src import core
+from jumba._src.compiler import inplace, loop_tier1
 from jumba._src.core import Primitive, Tracer, get_aval
 from jumba._src.interpreters import ad, batching
 from jumba._src.interpreters import partial_eval as pe
@@ -41,14 +42,11 @@ def _split(xs, *sizes):
 def _scan_impl(*args, jaxpr, num_consts, num_carry, length, reverse, unroll, linear):
     consts, carry, xs = _split(args, num_consts, num_carry)
     y_avals = jaxpr.out_avals[num_carry:]
-    ys = [np.empty((length, *a.shape), a.dtype) for a in y_avals]
-    run = common.body_runner(jaxpr)
-    for i in (range(length - 1, -1, -1) if reverse else range(length)):
-        out = run(consts + list(carry) + [x[i] for x in xs])
-        carry = out[:num_carry]
-        for acc, y in zip(ys, out[num_carry:]):
-            acc[i] = y
-    return [np.asarray(c) for c in carry] + ys
+    # Carries donated to the body: updates of dead carry buffers (a replay memory) are
+    # done in place, in buffers the loop owns (compiler/inplace.py).
+    run, written = inplace.donating_runner(jaxpr, range(num_consts, num_consts + num_carry))
+    return loop_tier1.drive_scan(run, [k - num_consts for k in written], consts, carry, xs,
+                                 length, reverse, y_avals)
 
 
 @scan_p.def_abstract_eval
@@ -204,10 +202,11 @@ while_p = Primitive("while", multiple_results=True)
 @while_p.def_impl
 def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
     cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
-    cond, body = common.body_runner(cond_jaxpr), common.body_runner(body_jaxpr)
-    while cond(cc + list(carry))[0]:
-        carry = body(bc + list(carry))
-    return [np.asarray(c) for c in carry]
+    cond = common.body_runner(cond_jaxpr)
+    body, written = inplace.donating_runner(
+        body_jaxpr, range(body_nconsts, body_nconsts + len(carry)))
+    return loop_tier1.drive_while(cond, body, [k - body_nconsts for k in written], cc, bc,
+                                  carry)
 
 
 @while_p.def_abstract_eval
