@@ -32,6 +32,10 @@ echo "== peer: optax"
 echo "== peers: flax, dm-haiku, equinox, rlax, gymnasium"
 "${pip[@]}" flax dm-haiku equinox rlax gymnasium
 
+# run_all.py's chart of the ratios.
+echo "== matplotlib"
+"${pip[@]}" matplotlib
+
 # Only this exact version: it is the CPU wheel; any other version would pull
 # a multi-GB CUDA build.
 echo "== peer: torch==2.13.0 (CPU)"
