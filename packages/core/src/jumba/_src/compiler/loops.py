@@ -74,10 +74,8 @@ class LoopKernel:
 def _module_source(lines) -> str:
     """The module text: the fused kernels' header (with the scalar helpers some lowering
     rules call, when the body uses them) and `lines`."""
-    try:
-        from jumba._src.compiler.kernels import _module_source as kernel_module_source
-    except ImportError:  # kernels without scalar helpers
-        return "import math\n\nimport numba\nimport numpy as np\n\n\n" + "\n".join(lines) + "\n"
+    from jumba._src.compiler.kernels import _module_source as kernel_module_source
+
     return kernel_module_source(lines)
 
 
