@@ -359,3 +359,30 @@ def test_blocked_im2col_over_several_blocks_and_threads():
                                                            dimension_numbers=dn),
                                    rtol=1e-10, atol=1e-10)
         check_grads(f, (x, k), order=1, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("groups", [(1, 1), (2, 1), (3, 1), (1, 2)])
+@pytest.mark.parametrize("mapped", [(0, None), (None, 0), (0, 0), (2, 1)])
+def test_vmap_of_grouped_convolutions_is_one_convolution(groups, mapped):
+    # Feature and batch groups: the mapped axis folds inside each group (no loop over it).
+    (G, B), (dl, dr) = groups, mapped
+    rng = np.random.default_rng(G * 10 + B)
+    n, c, f, size = 4, 6, 6, 3
+    lhs = rng.standard_normal((n, 5, 5, c)).astype(np.float32)
+    rhs = rng.standard_normal((3, 3, c // G if B == 1 else c, f)).astype(np.float32)
+    if dl is not None:
+        lhs = np.stack([lhs * (i + 1) for i in range(size)], axis=dl)
+    if dr is not None:
+        rhs = np.stack([rhs - i for i in range(size)], axis=dr)
+
+    def conv(lhs, rhs):
+        return lax.conv_general_dilated(lhs, rhs, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                        feature_group_count=G, batch_group_count=B)
+
+    batched = jb.vmap(conv, in_axes=(dl, dr))
+    want = np.stack([np.asarray(conv(lhs if dl is None else np.take(lhs, i, axis=dl),
+                                     rhs if dr is None else np.take(rhs, i, axis=dr)))
+                     for i in range(size)])
+    np.testing.assert_allclose(np.asarray(batched(lhs, rhs)), want, rtol=1e-4, atol=1e-4)
+    assert str(jb.make_jaxpr(batched)(lhs, rhs)).count("conv_general_dilated") == 1

@@ -506,32 +506,44 @@ ad.primitive_transposes[conv_general_dilated_p] = _conv_transpose
 
 
 def _conv_batch(size, vals, dims, **params):
-    from jumba._src.lax.structural import concatenate, expand_dims
-
+    """vmap of a convolution: the mapped axis folds into the batch, feature or group axes,
+    so one convolution does all the work (feature and batch groups keep their order: the
+    group axis is factored out, the mapped axis merged inside each group, then put back)."""
     (lhs, rhs), (dl, dr) = vals, dims
     lhs_spec, rhs_spec, out_spec = params["dimension_numbers"]
     G, B = params["feature_group_count"], params["batch_group_count"]
-    if G == 1 and B == 1:
-        if dr is None:
+    if dl is not None and dr is not None:
+        if B > 1:  # the mapped axis becomes more batch groups
             lhs = _reshape_axis_into(dl, lhs_spec[0], lhs)
-            out = conv_general_dilated_p.bind(lhs, rhs, **params)
-            return _reshape_axis_out_of(out_spec[0], size, out), out_spec[0]
-        if dl is None:
-            rhs = _reshape_axis_into(dr, rhs_spec[0], rhs)
-            out = conv_general_dilated_p.bind(lhs, rhs, **params)
-            return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
-        lhs = _reshape_axis_into(dl, lhs_spec[1], lhs)
+            groups = {"batch_group_count": B * size}
+        else:  # ... or more feature groups
+            lhs = _reshape_axis_into(dl, lhs_spec[1], lhs)
+            groups = {"feature_group_count": G * size}
         rhs = _reshape_axis_into(dr, rhs_spec[0], rhs)
-        out = conv_general_dilated_p.bind(lhs, rhs, **{**params, "feature_group_count": size})
+        out = conv_general_dilated_p.bind(lhs, rhs, **{**params, **groups})
         return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
-    from jumba._src.lax.slicing import index_in_dim
-
-    outs = []
-    for b in range(size):
-        lb = lhs if dl is None else index_in_dim(lhs, b, dl, keepdims=False)
-        rb = rhs if dr is None else index_in_dim(rhs, b, dr, keepdims=False)
-        outs.append(expand_dims(conv_general_dilated_p.bind(lb, rb, **params), (0,)))
-    return concatenate(outs, 0), 0
+    if dr is None:  # only lhs is mapped
+        if B > 1:  # inside each batch group
+            lhs = _reshape_axis_out_of(lhs_spec[0] + (dl <= lhs_spec[0]), B, lhs)
+            lhs = _reshape_axis_into(dl + (lhs_spec[0] < dl), lhs_spec[0] + 1, lhs)
+            lhs = _reshape_axis_into(lhs_spec[0], lhs_spec[0], lhs)
+        else:
+            lhs = _reshape_axis_into(dl, lhs_spec[0], lhs)
+        out = conv_general_dilated_p.bind(lhs, rhs, **params)
+        return _reshape_axis_out_of(out_spec[0], size, out), out_spec[0]
+    # Only rhs is mapped: more output features, inside each group when there are groups.
+    groups = G if G > 1 else B
+    if groups > 1:
+        rhs = _reshape_axis_out_of(rhs_spec[0] + (dr <= rhs_spec[0]), groups, rhs)
+        rhs = _reshape_axis_into(dr + (rhs_spec[0] < dr), rhs_spec[0] + 1, rhs)
+        rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[0], rhs)
+        out = conv_general_dilated_p.bind(lhs, rhs, **params)
+        out = _reshape_axis_out_of(out_spec[1], groups, out)
+        out = _reshape_axis_out_of(out_spec[1] + 1, size, out)
+        return _reshape_axis_into(out_spec[1], out_spec[1] + 1, out), out_spec[1]
+    rhs = _reshape_axis_into(dr, rhs_spec[0], rhs)
+    out = conv_general_dilated_p.bind(lhs, rhs, **params)
+    return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
 
 
 batching.primitive_batchers[conv_general_dilated_p] = _conv_batch
