@@ -30,31 +30,28 @@ def test_print_environment_info(capsys):
 # --- a small MLP training step -------------------------------------------------------------
 
 
-def _mlp_setup(batch=32, sizes=(16, 32, 10)):
-    rng = np.random.default_rng(0)
-    params = {f"w{i}": jnp.asarray(rng.standard_normal((a, b)) / np.sqrt(a), jnp.float32)
-              for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))}
-    params.update({f"b{i}": jnp.zeros(b) for i, b in enumerate(sizes[1:])})
-    x = jnp.asarray(rng.standard_normal((batch, sizes[0])), jnp.float32)
-    y = jnp.asarray(rng.integers(0, sizes[-1], batch))
+def _load_memory_script():
+    # The training step and RSS reading of benchmarks/reliability_memory.py (the full-length
+    # version of these tests): one definition for both.
+    import importlib.util
+    from pathlib import Path
 
-    def loss(p, x, y):
-        h = jnp.tanh(x @ p["w0"] + p["b0"])
-        logits = h @ p["w1"] + p["b1"]
-        logp = logits - jnp.log(jnp.sum(jnp.exp(logits), axis=-1, keepdims=True))
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "reliability_memory.py"
+    spec = importlib.util.spec_from_file_location("reliability_memory", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    @jb.jit
-    def step(p, x, y):
-        value, g = jb.value_and_grad(loss)(p, x, y)
-        return jb.tree_util.tree_map(lambda a, b: a - 0.1 * b, p, g), value
 
-    return step, params, x, y
+_memory = _load_memory_script()
+
+
+def _mlp_setup():
+    return _memory.make_step(sizes=(16, 32, 10), batch=32)
 
 
 def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return int(_memory.rss_mb() * 2**20)
 
 
 def _rss_growth(step, params, x, y, calls, warmup):
