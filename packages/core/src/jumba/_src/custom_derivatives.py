@@ -641,10 +641,7 @@ def _custom_vjp_call_transpose(cts, *invals, call_jaxpr, fwd, bwd, num_consts,
     linear = [ad.is_undefined_primal(x) for x in args]
     primals = [ad.zeros_like_aval(x.aval) if u else x for x, u in zip(args, linear)]
     _, res, res_tree = fwd(primals, linear)
-    if symbolic_zeros:
-        cts = [SymbolicZero(c.aval) if type(c) is Zero else c for c in cts]
-    else:
-        cts = [ad.instantiate_zeros(c) for c in cts]
+    cts = _prepare_tangents(cts, symbolic_zeros)
     cts_in = bwd(res_tree, res, cts)
     return [None] * num_consts + [c if u else None for c, u in zip(cts_in, linear)]
 
@@ -669,10 +666,7 @@ custom_lin_p.def_abstract_eval(lambda *avals, out_avals, **_: list(out_avals))
 
 def _custom_lin_transpose(cts, *invals, num_res, bwd, diff, out_avals, symbolic_zeros):
     res = list(invals[:num_res])
-    if symbolic_zeros:
-        cts = [SymbolicZero(c.aval) if type(c) is Zero else c for c in cts]
-    else:
-        cts = [ad.instantiate_zeros(c) for c in cts]
+    cts = _prepare_tangents(cts, symbolic_zeros)
     cts_in = bwd(res, cts)
     return [None] * num_res + [c for c, d in zip(cts_in, diff) if d]
 
