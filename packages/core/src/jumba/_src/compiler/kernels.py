@@ -172,47 +172,39 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
             red.primitive.name == "reduce_sum" else out_aval.dtype
         red_out = f"out{outs.index(red.outputs[0])}"
         nk = len(kept_axes)
-        if red_axes and kept_axes and kept_axes[-1] == rank - 1:
+        kept_idx = ", ".join(f"i{a}" for a in kept_axes)
+        in_order = bool(red_axes and kept_axes and kept_axes[-1] == rank - 1)
+        if in_order:
             # The last (contiguous) axis is kept, e.g. a sum over (N, H, W) per channel: walk
             # memory in order and accumulate into an array of the kept shape (kept-outer
             # loops would read with a stride of a whole row and miss the cache every time).
-            val = expr_of(red.inputs[0]) if red.inputs[0] not in temps else \
-                temps[red.inputs[0]]
             kept_shape = "(" + "".join(f"n{a}, " for a in kept_axes) + ")"
-            kept_idx = ", ".join(f"i{a}" for a in kept_axes)
             ident = typed_const(identity(out_aval.dtype), acc_dtype)
             lines.append(f"    acc = np.full({kept_shape}, {ident})")
             lines += ["    " * (d + 1) + f"for i{d} in range(n{d}):" for d in range(rank)]
-            inner = "    " * (rank + 1)
-            lines += [inner + s for s in body + stores]
-            lines.append(inner + f"acc[{kept_idx}] = " +
-                         combine.format(acc=f"acc[{kept_idx}]", x=val))
-            lines += ["    " * (d + 1) + f"for i{a} in range(n{a}):"
-                      for d, a in enumerate(kept_axes)]
+            acc = f"acc[{kept_idx}]"
+        else:
+            lines += ["    " * (d + 1) + loops[d] for d in range(nk)]
             lines.append("    " * (nk + 1) +
-                         f"{red_out}[{kept_idx}] = {cast(f'acc[{kept_idx}]', out_aval.dtype)}")
-            ops.append(red.primitive.name)
-            source = _module_source(lines)
-            comment = (f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
-                       " (in memory order)")
-            return KernelSpec(source, "nest", loop_shape, arrays, scalars, outs, comment,
-                              len(group.eqns), tuple(red_axes))
-        lines += ["    " * (d + 1) + loops[d] for d in range(nk)]
-        ind = "    " * (nk + 1)
-        lines.append(ind + f"acc = {typed_const(identity(out_aval.dtype), acc_dtype)}")
-        lines += ["    " * (nk + d + 1) + loops[nk + d] for d in range(len(red_axes))]
-        inner = "    " * (len(loops) + 1)
+                         f"acc = {typed_const(identity(out_aval.dtype), acc_dtype)}")
+            lines += ["    " * (nk + d + 1) + loops[nk + d] for d in range(len(red_axes))]
+            acc = "acc"
+        inner = "    " * (rank + 1)  # both nests hold every axis
         val = expr_of(red.inputs[0]) if red.inputs[0] not in temps else temps[red.inputs[0]]
         # Loads for the reduced value must happen inside the inner loop: they are in body.
         lines += [inner + s for s in body + stores]
-        lines.append(inner + "acc = " + combine.format(acc="acc", x=val))
-        kept_idx = ", ".join(f"i{a}" for a in kept_axes)
+        lines.append(inner + f"{acc} = " + combine.format(acc=acc, x=val))
+        if in_order:
+            lines += ["    " * (d + 1) + f"for i{a} in range(n{a}):"
+                      for d, a in enumerate(kept_axes)]
         # A 0-d result is passed as a 1-element vector (numba has no 0-d stores).
         target = f"{red_out}[{kept_idx}]" if kept_idx else f"{red_out}[0]"
-        lines.append(ind + f"{target} = {cast('acc', out_aval.dtype)}")
+        lines.append("    " * (nk + 1) + f"{target} = {cast(acc, out_aval.dtype)}")
         ops.append(red.primitive.name)
     source = _module_source(lines)
     comment = f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
+    if red is not None and in_order:
+        comment += " (in memory order)"
     return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
                       comment, len(group.eqns), tuple(red.params["axes"]) if red is not None
                       else ())

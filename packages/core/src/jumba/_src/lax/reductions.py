@@ -9,7 +9,7 @@ from jumba._src.core import Primitive, ShapedArray, get_aval
 from jumba._src.interpreters import ad, batching
 from jumba._src.interpreters.ad import Zero
 from jumba._src.lax import elementwise as ew
-from jumba._src.lax.structural import broadcast_in_dim, reshape
+from jumba._src.lax.structural import broadcast_in_dim, reshape, transpose
 
 
 def _reduced_shape(name, shape, axes):
@@ -262,8 +262,6 @@ def reduce(operands, init_values, computation, dimensions):
     kept = tuple(i for i in range(len(shape)) if i not in dims)
     kept_shape = tuple(shape[i] for i in kept)
     count = int(np.prod([shape[d] for d in dims], dtype=np.int64))
-    from jumba._src.lax.structural import transpose
-
     xs = [reshape(transpose(x, dims + kept), (count, *kept_shape)) for x in flat_ops]
     init = [broadcast_in_dim(v, kept_shape, ()) for v in flat_init]
 
