@@ -24,6 +24,20 @@ def median_time(fn, repeat: int = 7, target: float = 0.2) -> float:
     return statistics.median(t / per_round for t in timer.repeat(repeat, per_round))
 
 
+def interleaved_median(calls: dict, repeat: int = 7, target: float = 0.2) -> dict:
+    """Median seconds per call of each callable, timed in turn within each repeat (a shared,
+    noisy machine: a change of load hits every callable alike)."""
+    numbers = {}
+    for name, fn in calls.items():
+        n, t = timeit.Timer(fn).autorange()
+        numbers[name] = max(1, int(n * target / max(t, 1e-9)))
+    samples: dict = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, fn in calls.items():
+            samples[name].append(timeit.Timer(fn).timeit(numbers[name]) / numbers[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

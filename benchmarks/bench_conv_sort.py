@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import timeit
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, record_verdicts, write_section  # noqa: E402
+from _common import environment_header, interleaved_median, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## Convolutions and sorting (issue 4)"
 TARGETS = {"conv forward": 2.0, "conv backward": 2.0, "sort 1e6 float32": 1.0}
@@ -65,20 +63,6 @@ def _prepare(lib, m, fn, *args):
     return lambda: _ready(lib, jf(*args))
 
 
-def _interleaved(calls: dict, repeat: int, target: float) -> dict:
-    """Median seconds per call of each callable, timed in turn within each repeat."""
-    numbers = {}
-    for name, fn in calls.items():
-        n, t = timeit.Timer(fn).autorange()
-        numbers[name] = max(1, int(n * target / max(t, 1e-9)))
-    samples: dict = {name: [] for name in calls}
-    for _ in range(repeat):
-        for name, fn in calls.items():
-            t = timeit.Timer(fn).timeit(numbers[name])
-            samples[name].append(t / numbers[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
 def bench_conv(libs, results, repeat, target):
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal((32, 32, 32, 64)).astype(np.float32)
@@ -95,8 +79,8 @@ def bench_conv(libs, results, repeat, target):
         x, w = jnp.asarray(x_np), jnp.asarray(w_np)
         fwd[lib] = _prepare(lib, m, conv, x, w)
         bwd[lib] = _prepare(lib, m, m.grad(loss, argnums=(0, 1)), x, w)
-    results["conv forward"] = _interleaved(fwd, repeat, target)
-    results["conv backward"] = _interleaved(bwd, repeat, target)
+    results["conv forward"] = interleaved_median(fwd, repeat, target)
+    results["conv backward"] = interleaved_median(bwd, repeat, target)
 
 
 def bench_sort(libs, results, repeat, target):
@@ -105,7 +89,7 @@ def bench_sort(libs, results, repeat, target):
     for lib, (m, jnp, _) in libs.items():
         x = jnp.asarray(x_np)
         calls[lib] = _prepare(lib, m, jnp.sort, x)
-    results["sort 1e6 float32"] = _interleaved(calls, repeat, target)
+    results["sort 1e6 float32"] = interleaved_median(calls, repeat, target)
 
 
 def report(results) -> str:

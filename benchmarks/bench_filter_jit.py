@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, record_verdicts, write_section  # noqa: E402
+from _common import environment_header, interleaved_median, record_verdicts, write_section  # noqa: E402
 
 SECTION = "## jumba_pytree_models: filter_jit overhead (issue 10)"
 
@@ -59,17 +59,9 @@ def main():
             filtered(model, x)
         print("bench_filter_jit: ok (quick run, no timing)")
         return
-    # Interleaved rounds (a shared machine: load changes hit both alike), median of each.
-    import statistics
-    import timeit
-
-    calls = {"plain": lambda: plain(params, x), "filtered": lambda: filtered(model, x)}
-    number = max(timeit.Timer(calls["plain"]).autorange()[0], 50)
-    rounds = {k: [] for k in calls}
-    for _ in range(9):
-        for k, fn in calls.items():
-            rounds[k].append(timeit.timeit(fn, number=number) / number)
-    t_plain, t_filtered = (statistics.median(rounds[k]) for k in ("plain", "filtered"))
+    medians = interleaved_median({"plain": lambda: plain(params, x),
+                                  "filtered": lambda: filtered(model, x)}, repeat=9)
+    t_plain, t_filtered = medians["plain"], medians["filtered"]
     ratio = t_filtered / t_plain
     text = "\n".join([
         environment_header("python benchmarks/bench_filter_jit.py --write"),

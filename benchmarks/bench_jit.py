@@ -19,18 +19,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import timeit
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment_header,
+    interleaved_median,
+    median_time,
+    record_verdicts,
+    write_section,
+)
 
 SECTION = "## jit compiled with numba (issue 3)"
 
@@ -107,13 +111,8 @@ def bench_mlp(libs, results):
         jstep = _compiled(lib, m.jit(mlp["step"]), params, x, y)
         calls[lib] = (lambda lib, jstep, params, x, y: lambda: _ready(
             lib, jstep(params, x, y)))(lib, jstep, params, x, y)
-    # Interleaved rounds, median per library: load changes on a shared machine hit both.
-    rounds = {lib: [] for lib in calls}
-    for _ in range(15):
-        for lib, fn in calls.items():
-            rounds[lib].append(timeit.timeit(fn, number=10) / 10)
-    for lib, ts in rounds.items():
-        results["mlp"][f"{lib} (ms)"] = statistics.median(ts) * 1e3
+    for lib, t in interleaved_median(calls, repeat=15, target=0.1).items():
+        results["mlp"][f"{lib} (ms)"] = t * 1e3
 
 
 # ----------------------------------------------------------------------- (c)
