@@ -280,13 +280,15 @@ def conv_patches(x, window: Sequence[int], strides=1, padding: PaddingLike = "SA
       ``(batch, *out_spatial, C * prod(window))``, channel-major (feature ``c * prod(window) +
       window_offset``), as JAX's ``conv_general_dilated_patches``.
     """
+    window = tuple(window)
     n = len(window)
-    s = math.prod(window)
-    c = x.shape[-1]
-    eye = np.eye(s, dtype=np.float32).reshape(tuple(window) + (1, s))
-    ident = jnp.asarray(np.tile(eye, (1,) * (n + 1) + (c,)), dtype=x.dtype)
-    return conv(x, ident, None, strides, padding, 1, kernel_dilation, feature_group_count=c,
-                precision=precision)
+    strides = _tuple(strides, n, "strides")
+    kernel_dilation = _tuple(kernel_dilation, n, "kernel_dilation")
+    x, restore = _flatten_batch(x, n, "conv_patches")
+    x, pad = _pre_pad(x, canonicalize_padding(padding, n), window, kernel_dilation)
+    return restore(lax.conv_general_dilated_patches(
+        x, window, strides, pad, rhs_dilation=kernel_dilation,
+        dimension_numbers=_dimension_numbers(n), precision=precision))
 
 
 def conv_local(x, kernel, bias=None, window: Sequence[int] | None = None, strides=1,
