@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import zipfile
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 import optree
 
 from jumba._src import dtypes
+from jumba._src.atomic_file import atomic_write
 from jumba._src.runtime.array import Array
 from jumba._src.tree_util import NAMESPACE, keystr, tree_flatten_with_path
 
@@ -172,24 +172,12 @@ def save(path, pytree) -> str:
     manifest, arrays = describe(pytree)
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                zf.writestr(MANIFEST, json.dumps(manifest, separators=(",", ":")))
-                for entry, arr in zip(manifest["leaves"], arrays):
-                    with zf.open(entry["member"], "w", force_zip64=True) as m:
-                        np.lib.format.write_array(m, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            zf.writestr(MANIFEST, json.dumps(manifest, separators=(",", ":")))
+            for entry, arr in zip(manifest["leaves"], arrays):
+                with zf.open(entry["member"], "w", force_zip64=True) as m:
+                    np.lib.format.write_array(m, arr, allow_pickle=False)
     fsync_dir(directory)
     return path
 

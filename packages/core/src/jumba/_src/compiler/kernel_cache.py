@@ -20,6 +20,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from jumba._src.atomic_file import atomic_write
+
 _lock = threading.Lock()
 _loaded: dict[str, object] = {}  # hash -> numba dispatcher
 _key_locks: dict[str, threading.Lock] = {}
@@ -65,19 +67,8 @@ def _kernel_dir() -> Path:
 
 
 def _atomic_write(path: Path, text: str):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def _ensure_file(source: str, h: str) -> Path:
