@@ -3,7 +3,10 @@
 A group is a chain of fusible elementwise equations over one loop shape; values made inside
 a group always have the full loop shape, while inputs from outside may broadcast (NumPy
 rules). A reduction whose operand is made in an open group joins it and closes it, so the
-reduction reads its producers from registers instead of a temporary array.
+reduction reads its producers from registers instead of a temporary array. A cumulative scan
+(cumsum, cummax, ...) joins its operand's group too, or starts one, and leaves it open to
+elementwise consumers (they read the running value at the same index); a group holds at most
+one scan or reduction.
 
 To keep the graph acyclic, an equation joins a group only if every input it takes from
 outside the group was computed before the group's first equation.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from jumba._src.compiler.lowering import reduction_rules, scalar_rules
+from jumba._src.compiler.lowering import reduction_rules, scalar_rules, scan_rule
 from jumba._src.core import Jaxpr, JaxprEqn, Literal, Var
 from jumba._src.lax.structural import broadcast_in_dim_p
 
@@ -31,6 +34,7 @@ class FusedGroup:
     eqns: list = field(default_factory=list)
     first_index: int = 0
     reduction: JaxprEqn | None = None
+    scan: JaxprEqn | None = None  # a cumulative scan (the loop shape is `shape`)
     inputs: list = field(default_factory=list)  # Vars (and Literals) read from outside
     outputs: list = field(default_factory=list)  # Vars used after the group
     merged_into: FusedGroup | None = None
@@ -53,6 +57,11 @@ class FusedGroup:
     @property
     def closed(self) -> bool:
         return self.reduction is not None
+
+    @property
+    def accumulates(self) -> bool:
+        """Has a reduction or scan (the loop nest is theirs: no second one joins)."""
+        return self.reduction is not None or self.scan is not None
 
 
 def is_fusible(eqn: JaxprEqn) -> bool:
@@ -95,7 +104,8 @@ def partition(jaxpr: Jaxpr) -> list:
         return not any(group(u) is not g and depends_on(u, g) for u in eqn.inputs)
 
     def mergeable(g, h) -> bool:
-        if h is g or h.closed or g.closed or h.shape != g.shape:
+        if h is g or h.closed or g.closed or h.shape != g.shape or \
+                (h.scan is not None and g.scan is not None):
             return False
         return not (any(depends_on(u, g) for e in h.eqns for u in e.inputs
                         if group(u) is not h) or
@@ -137,12 +147,24 @@ def partition(jaxpr: Jaxpr) -> list:
         if _groupable_reduction(eqn):
             (v,) = eqn.inputs
             g = group(v)
-            if g is not None and not g.closed and g.shape == v.aval.shape:
+            if g is not None and not g.accumulates and g.shape == v.aval.shape:
                 g.eqns.append(eqn)
                 g.reduction = eqn
                 group_of[eqn.outputs[0]] = g
                 deps[eqn.outputs[0]] = in_deps | {g}
                 continue
+        if scan_rule(eqn) is not None:
+            (v,) = eqn.inputs
+            g = group(v)
+            if g is None or g.accumulates or g.shape != v.aval.shape:
+                g = FusedGroup(shape=v.aval.shape, first_index=i)
+                groups.append(g)
+                nodes.append((i, g))
+            g.eqns.append(eqn)
+            g.scan = eqn
+            group_of[eqn.outputs[0]] = g
+            deps[eqn.outputs[0]] = in_deps | {g}
+            continue
         nodes.append((i, eqn))
         for o in eqn.outputs:
             deps[o] = in_deps
@@ -151,11 +173,12 @@ def partition(jaxpr: Jaxpr) -> list:
     groups = [g for g in groups if g.merged_into is None]
     _assign_interfaces(jaxpr, groups, group_of)
     ordered = _schedule(nodes, group_of)
-    # A one-equation group gains nothing from a kernel, and a small one not enough to pay
+    # A one-equation group gains nothing from a kernel (a lone scan aside: NumPy's
+    # accumulate is no faster and flips reversed scans), and a small one not enough to pay
     # for its compilation (~0.4 s): run those with NumPy.
     out = []
     for n in ordered:
-        if isinstance(n, FusedGroup) and (len(n.eqns) == 1 or (
+        if isinstance(n, FusedGroup) and ((len(n.eqns) == 1 and n.scan is None) or (
                 _loop_size(n) < MIN_KERNEL_SIZE and len(n.eqns) < MIN_KERNEL_OPS)):
             out.extend(n.eqns)
         else:

@@ -24,8 +24,8 @@ slower).
 
 The rule for what compiles (`loop_kernel` returns None otherwise and the loop stays on
 its NumPy implementation, orchestrated per iteration from Python):
-- every primitive of the body (recursively) has a lowering here: the elementwise and
-  reduction rules of `lowering.py`, `broadcast_in_dim`, `reshape`, `convert_element_type`,
+- every primitive of the body (recursively) has a lowering here: the elementwise,
+  reduction and cumulative-scan rules of `lowering.py`, `broadcast_in_dim`, `reshape`, `convert_element_type`,
   `transpose`, `slice`, `concatenate`, `dynamic_slice`, `dynamic_update_slice`,
   `dot_general`, `cond`, `scan`, `while`, and any primitive with an expansion rule
   (threefry2x32: random bits);
