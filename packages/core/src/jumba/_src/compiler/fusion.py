@@ -5,8 +5,9 @@ a group always have the full loop shape, while inputs from outside may broadcast
 rules). A reduction whose operand is made in an open group joins it and closes it, so the
 reduction reads its producers from registers instead of a temporary array. A cumulative scan
 (cumsum, cummax, ...) joins its operand's group too, or starts one, and leaves it open to
-elementwise consumers (they read the running value at the same index); a group holds at most
-one scan or reduction.
+elementwise consumers (they read the running value at the same index) and to more scans
+along the same axis in the same direction (a loop nest each would be a second pass over
+memory); a group holds one reduction or such scans, never both.
 
 To keep the graph acyclic, an equation joins a group only if every input it takes from
 outside the group was computed before the group's first equation.
@@ -34,7 +35,7 @@ class FusedGroup:
     eqns: list = field(default_factory=list)
     first_index: int = 0
     reduction: JaxprEqn | None = None
-    scan: JaxprEqn | None = None  # a cumulative scan (the loop shape is `shape`)
+    scans: list = field(default_factory=list)  # cumulative scans, one axis and direction
     inputs: list = field(default_factory=list)  # Vars (and Literals) read from outside
     outputs: list = field(default_factory=list)  # Vars used after the group
     merged_into: FusedGroup | None = None
@@ -48,20 +49,25 @@ class FusedGroup:
     def absorb(self, other: FusedGroup, group_of: dict):
         """Take `other`'s equations (neither group depends on the other)."""
         self.eqns.extend(other.eqns)
+        self.scans.extend(other.scans)
         for e in other.eqns:
             for o in e.outputs:
                 group_of[o] = self
-        other.eqns = []
+        other.eqns, other.scans = [], []
         other.merged_into = self
 
     @property
     def closed(self) -> bool:
         return self.reduction is not None
 
-    @property
-    def accumulates(self) -> bool:
-        """Has a reduction or scan (the loop nest is theirs: no second one joins)."""
-        return self.reduction is not None or self.scan is not None
+    def takes_scan(self, eqn: JaxprEqn) -> bool:
+        """Can the scan `eqn` of a value of this group run in its loop nest?"""
+        return (self.reduction is None and self.shape == eqn.inputs[0].aval.shape and
+                all(_scan_key(s) == _scan_key(eqn) for s in self.scans))
+
+
+def _scan_key(eqn: JaxprEqn) -> tuple:
+    return eqn.params["axis"], eqn.params["reverse"]
 
 
 def is_fusible(eqn: JaxprEqn) -> bool:
@@ -105,7 +111,7 @@ def partition(jaxpr: Jaxpr) -> list:
 
     def mergeable(g, h) -> bool:
         if h is g or h.closed or g.closed or h.shape != g.shape or \
-                (h.scan is not None and g.scan is not None):
+                not all(g.takes_scan(e) for e in h.scans):
             return False
         return not (any(depends_on(u, g) for e in h.eqns for u in e.inputs
                         if group(u) is not h) or
@@ -147,7 +153,7 @@ def partition(jaxpr: Jaxpr) -> list:
         if _groupable_reduction(eqn):
             (v,) = eqn.inputs
             g = group(v)
-            if g is not None and not g.accumulates and g.shape == v.aval.shape:
+            if g is not None and not g.closed and not g.scans and g.shape == v.aval.shape:
                 g.eqns.append(eqn)
                 g.reduction = eqn
                 group_of[eqn.outputs[0]] = g
@@ -156,12 +162,12 @@ def partition(jaxpr: Jaxpr) -> list:
         if scan_rule(eqn) is not None:
             (v,) = eqn.inputs
             g = group(v)
-            if g is None or g.accumulates or g.shape != v.aval.shape:
+            if g is None or not g.takes_scan(eqn):
                 g = FusedGroup(shape=v.aval.shape, first_index=i)
                 groups.append(g)
                 nodes.append((i, g))
             g.eqns.append(eqn)
-            g.scan = eqn
+            g.scans.append(eqn)
             group_of[eqn.outputs[0]] = g
             deps[eqn.outputs[0]] = in_deps | {g}
             continue
@@ -178,7 +184,7 @@ def partition(jaxpr: Jaxpr) -> list:
     # for its compilation (~0.4 s): run those with NumPy.
     out = []
     for n in ordered:
-        if isinstance(n, FusedGroup) and ((len(n.eqns) == 1 and n.scan is None) or (
+        if isinstance(n, FusedGroup) and ((len(n.eqns) == 1 and not n.scans) or (
                 _loop_size(n) < MIN_KERNEL_SIZE and len(n.eqns) < MIN_KERNEL_OPS)):
             out.extend(n.eqns)
         else:
