@@ -1,7 +1,8 @@
-"""Cumulative scans (cumsum, cumprod, cummax, cummin, cumlogsumexp) compiled into numba
-kernels agree with their NumPy impls (tier 0), fuse with their producers and consumers, and
-leave no NumPy accumulate in tier-1 programs; derivatives computed by jitted programs agree
-with finite differences of the jitted function.
+"""Cumulative scans (cumsum, cumprod, cummax, cummin, cumlogsumexp, and the linear
+recurrence their derivatives use) compiled into numba kernels agree with their NumPy impls
+(tier 0), fuse with their producers and consumers, and leave no NumPy accumulate in tier-1
+programs; derivatives computed by jitted programs agree with finite differences of the
+jitted function.
 
 Compiling a kernel costs ~0.5 s, so each drawn case is one program holding every scan of
 one operand along one axis in one direction: they share one kernel (checked).
@@ -22,6 +23,7 @@ import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import fusion, passes
 from jumba._src.compiler.tier1 import Tier1Executable
+from jumba._src.lax import cumulative
 from jumba._src.runtime import blas
 
 pytestmark = pytest.mark.numba
@@ -42,6 +44,7 @@ def _every_scan(axis, reverse):
         outs = {name: fn(y, axis, reverse) for name, fn in SCANS.items()
                 if name != "cumlogsumexp" or x.dtype.kind == "f"}
         outs["consumer"] = outs["cumsum"] - y  # reads the running sum in the same loop
+        outs["linear_recurrence"] = cumulative.linear_recurrence(y - 1, y, axis, reverse)
         return outs
 
     return f
@@ -103,7 +106,8 @@ def test_scans_in_one_kernel_agree_with_the_numpy_impls(case):
         ex = Tier1Executable(closed, "f")
         outs = ex([x])
     # Every scan, its producers and its consumer in one kernel; nothing left to NumPy.
-    assert ex.num_kernels == 1 and not re.search(r"= cum\w+_\d+\(", ex.source), ex.source
+    assert ex.num_kernels == 1 and not re.search(r"= (cum|linear)\w+_\d+\(", ex.source), \
+        ex.source
     got = dict(zip(sorted(want), outs))  # outputs are the flattened dict, in key order
     for name, w in want.items():
         if name == "cumlogsumexp":
@@ -166,9 +170,9 @@ def test_derivatives_of_jitted_scans(name, axis, reverse):
     with jb.config_context(jax_enable_x64=True, jumba_compile="eager"):
         text = _check_grads_tier1(f, x, t, ct, 1e-6, 1e-6)
         # The JVP and VJP programs compute the scan in a kernel, and the transposed cumsum
-        # (a cumsum the other way) too.
+        # (a cumsum the other way) and linear recurrences too.
         assert re.search(rf"# kernel_\d+: .*\b{name}\b.* along axis {axis}", text), text
-        assert not re.search(rf"= {name}_\d+\(", text), text
+        assert not re.search(r"= (cum|linear)\w+_\d+\(", text), text
         if name == "cumsum":
             other = "" if reverse else " from the end"
             assert re.search(rf"# kernel_\d+: .*\bcumsum\b.* along axis {axis}{other}$", text,
@@ -184,7 +188,8 @@ def test_a_scan_in_a_loop_body_compiles_with_the_loop():
     def f(c, xs):
         def body(c, x):
             y = jnp.cumsum(x * c, axis=1) + lax.cummax(x, 0, reverse=True)
-            return c + jnp.sum(y) * 1e-3, lax.cumlogsumexp(y, 1, reverse=True)
+            h = cumulative.linear_recurrence(x - 0.5, y, 1, reverse=True)
+            return c + jnp.sum(y) * 1e-3, lax.cumlogsumexp(h, 0)
 
         return lax.scan(body, c, xs)
 
@@ -194,6 +199,7 @@ def test_a_scan_in_a_loop_body_compiles_with_the_loop():
         jf = jb.jit(f)
         text = jf.lower(c, xs).as_text()
         got = jf(c, xs)
-    assert "compiled whole" in text and not re.search(r"= (scan|cum\w+)_\d+\(", text), text
+    assert "compiled whole" in text, text
+    assert not re.search(r"= (scan|cum\w+|linear\w+)_\d+\(", text), text
     for g, w in zip(jb.tree_util.tree_leaves(got), jb.tree_util.tree_leaves(f(c, xs))):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-6, atol=2e-6)

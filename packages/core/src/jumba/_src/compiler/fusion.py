@@ -160,10 +160,13 @@ def partition(jaxpr: Jaxpr) -> list:
                 deps[eqn.outputs[0]] = in_deps | {g}
                 continue
         if scan_rule(eqn) is not None:
-            (v,) = eqn.inputs
-            g = group(v)
-            if g is None or not g.takes_scan(eqn):
-                g = FusedGroup(shape=v.aval.shape, first_index=i)
+            # The group of an operand, if the scan fits its nest and its other operands
+            # do not depend on it.
+            g = next((h for h in map(group, eqn.inputs) if h is not None and
+                      h.takes_scan(eqn) and not any(group(u) is not h and depends_on(u, h)
+                                                    for u in eqn.inputs)), None)
+            if g is None:
+                g = FusedGroup(shape=eqn.outputs[0].aval.shape, first_index=i)
                 groups.append(g)
                 nodes.append((i, g))
             g.eqns.append(eqn)

@@ -124,15 +124,15 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
 
     ops = []
     split = None  # (index in body, the value carried between the two loops) for fission
-    scan_nest, accs = _scan_nest(scans, rank) if scans else ([], [])
+    scan_nest, accs, first = _scan_nest(scans, rank) if scans else ([], [], None)
     for eqn in group.eqns:
         if eqn is red:
             continue
         if eqn in scans:
             acc = accs[scans.index(eqn)]
-            x = expr_of(eqn.inputs[0])
+            xs = {f"x{k}": expr_of(v) for k, v in enumerate(eqn.inputs)}
             t = f"t{len(temps) + len(loaded)}"
-            new = scan_rule(eqn)[1].format(acc=acc, x=x)
+            new = scan_rule(eqn)[1].format(acc=acc, x=xs["x0"], first=first, **xs)
             body += [f"{t} = {cast(new, eqn.outputs[0].aval.dtype)}", f"{acc} = {t}"]
             temps[eqn.outputs[0]] = t
             ops.append(eqn.primitive.name)
@@ -231,12 +231,12 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
 
 
 def _scan_nest(scans, rank):
-    """(lines, accumulators): the loop nest of a group with cumulative scans along `axis`
-    (the group's body goes inside it): the axes before it outside, then the scanned axis
-    (backwards with `reverse`), then the axes after it. With none after it the accumulators
-    are locals; otherwise arrays over the axes after it, so that memory is read in order (a
-    column scan of a matrix walks its rows: scanning each column innermost would read with
-    a stride of a whole row)."""
+    """(lines, accumulators, first-step test): the loop nest of a group with cumulative
+    scans along `axis` (the group's body goes inside it): the axes before it outside, then
+    the scanned axis (backwards with `reverse`), then the axes after it. With none after it
+    the accumulators are locals; otherwise arrays over the axes after it, so that memory is
+    read in order (a column scan of a matrix walks its rows: scanning each column innermost
+    would read with a stride of a whole row)."""
     axis, reverse = scans[0].params["axis"], scans[0].params["reverse"]
     after = range(axis + 1, rank)
     pad = lambda d: "    " * (d + 1)  # noqa: E731 (the loop of axis d is at depth d)
@@ -256,7 +256,8 @@ def _scan_nest(scans, rank):
         lines.append(pad(axis) + f"for i{axis} in range(n{axis}):")
     lines += [pad(a) + f"for i{a} in range(n{a}):" for a in after]
     idx = f"[{', '.join(f'i{a}' for a in after)}]" if after else ""
-    return lines, [f"acc{k}{idx}" for k in range(len(scans))]
+    first = f"{'r' if reverse else 'i'}{axis} == 0"
+    return lines, [f"acc{k}{idx}" for k in range(len(scans))], first
 
 
 def _module_source(lines: list) -> str:

@@ -476,7 +476,7 @@ class _Body:
     def _reduce(self, eqn, ins):
         """A reduction, or a cumulative scan: a reduction over its axis (walked backwards
         with `reverse`) that stores its accumulator at every step."""
-        (x,) = ins
+        x = ins[0]
         scan = eqn.primitive in scan_rules
         if scan and scan_rule(eqn) is None:
             raise Unsupported(f"{eqn.primitive.name} of {eqn.outputs[0].aval.dtype}")
@@ -503,15 +503,18 @@ class _Body:
             if x.shape[a] == "1":
                 idx[a] = "0"
                 continue
-            idx[a] = self.em.fresh("j")
+            idx[a] = first = self.em.fresh("j")
             self.emit(f"for {idx[a]} in range({x.shape[a]}):", inner)
             inner += 1
             if scan and eqn.params["reverse"]:
-                j, idx[a] = idx[a], self.em.fresh("j")
-                self.emit(f"{idx[a]} = {x.shape[a]} - 1 - {j}", inner)
+                idx[a] = self.em.fresh("j")
+                self.emit(f"{idx[a]} = {x.shape[a]} - 1 - {first}", inner)
         val = self.em.elem(x, _flat_index(idx, x.shape))
         if scan:
-            self.emit(f"{acc} = " + cast(combine.format(acc=acc, x=val), aval.dtype), inner)
+            xs = {f"x{k}": self.em.elem(v, _flat_index(idx, x.shape)) for k, v in enumerate(ins)}
+            first = "True" if x.shape[axes[0]] == "1" else f"{first} == 0"
+            new = combine.format(acc=acc, x=val, first=first, **xs)
+            self.emit(f"{acc} = " + cast(new, aval.dtype), inner)
             self.emit(f"{out.name}[{_flat_index(idx, x.shape)}] = {acc}", inner)
             return out
         self.emit(f"{acc} = " + combine.format(acc=acc, x=val), inner)

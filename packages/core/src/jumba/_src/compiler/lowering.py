@@ -23,6 +23,8 @@ reduction_rules: dict[Primitive, tuple[Callable, str]] = {}
 
 # primitive -> (identity as a function of dtype, combine template, dtype kinds): a
 # cumulative scan along one axis (params `axis`, `reverse`) kept in one running accumulator.
+# The template reads `{acc}`, the operand `{x}` (or `{x0}`, `{x1}`, ... for several) and
+# `{first}`, true at the scan's first step.
 scan_rules: dict[Primitive, tuple[Callable, str, str]] = {}
 
 

@@ -285,5 +285,8 @@ def_scan(cx.cummin_p, _min_identity, "np.minimum({acc}, {x})")
 # logaddexp as the impl's np.logaddexp.accumulate: max + log1p(exp(-|difference|)), so
 # stable; -inf while every element so far is -inf, then +inf from a +inf, nan from a nan.
 def_scan(cx.cumlogsumexp_p, lambda dt: -np.inf, "np.logaddexp({acc}, {x})", kinds="f")
+# h[i] = a[i] h[i-1] + b[i] (the derivatives of cumprod and cumlogsumexp): h starts at b, as
+# in the impl, not at a * 0 + b (nan for an infinite a, +0.0 for b = -0.0).
+def_scan(cu.linear_recurrence_p, lambda dt: 0, "({x1} if {first} else {x0} * {acc} + {x1})")
 
 from jumba._src.lax import lowering_rules_special as _special  # noqa: E402, F401
