@@ -203,3 +203,31 @@ def test_a_scan_in_a_loop_body_compiles_with_the_loop():
     assert not re.search(r"= (scan|cum\w+|linear\w+)_\d+\(", text), text
     for g, w in zip(jb.tree_util.tree_leaves(got), jb.tree_util.tree_leaves(f(c, xs))):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-6, atol=2e-6)
+
+
+def test_partition_puts_scans_of_one_axis_and_direction_in_one_group():
+    def f(x):
+        y = x * 2.0
+        a, b = lax.cumsum(y, 0), lax.cummax(y, 0)  # one loop nest
+        c = a + b  # a consumer: reads both running values in that loop
+        d = lax.cumsum(y, 0, reverse=True)  # the other direction: another kernel
+        return c, d, jnp.sum(c, axis=1)  # a reduction has its own nest: not in the scans'
+
+    closed = passes.optimize(jb.make_jaxpr(f)(np.ones((4, 3), np.float32)))
+    groups = [[e.primitive.name for e in n.eqns] for n in fusion.partition(closed.jaxpr)
+              if isinstance(n, fusion.FusedGroup)]
+    assert sorted(groups) == [["cumsum"], ["mul", "cumsum", "cummax", "add"]], groups
+
+
+def test_cumlogsumexp_kernel_is_stable_where_exp_overflows():
+    x = np.array([[1000.0, 1000.5, -1000.0, 88.0, 89.0, -np.inf],
+                  [-np.inf, -np.inf, 3.0, np.inf, 1.0, np.nan]], np.float32)
+    f = lambda x: lax.cumlogsumexp(x, 1)  # noqa: E731
+    closed = passes.optimize(jb.make_jaxpr(f)(x))
+    ex = Tier1Executable(closed, "f")
+    assert ex.num_kernels == 1
+    (got,) = ex([x])
+    want = np.asarray(f(x))
+    assert np.isfinite(got[0, :5]).all() and got[0, 5] == got[0, 4]
+    assert got[1, 0] == got[1, 1] == -np.inf and got[1, 3] == np.inf and np.isnan(got[1, 5])
+    assert _ulps(got, want).max() <= 4
