@@ -5,8 +5,8 @@ Transcendental rules compute in float64 (`math.*` or a helper in
 dtype, as the scipy impls do for float32. Primitives left without a rule (their tier-1
 programs call the NumPy/SciPy impl between kernels): polygamma, igamma, igammac,
 igamma_grad_a, regularized_incomplete_beta, zeta, bessel_i0e, bessel_i1e and ndtri (series
-and continued fractions with no short scalar form), and the cumulative scans (not
-elementwise).
+and continued fractions with no short scalar form). The cumulative scans compile as scans
+(`def_scan` in lowering_rules.py: a running accumulator along the axis), not elementwise.
 """
 
 from __future__ import annotations
