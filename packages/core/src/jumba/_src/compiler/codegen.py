@@ -15,7 +15,7 @@ import numpy as np
 
 from jumba._src.compiler import inplace
 from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
-from jumba._src.runtime import blas, buffers
+from jumba._src.runtime import blas, buffers, gemm
 
 
 def function_name(name: str) -> str:
@@ -45,7 +45,9 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     # __name__ puts generated code under jumba's warning filter (inf/nan are results).
     namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty,
                        "_run_flat": blas.run_flat_kernel,
-                       "_run_nest": blas.run_nest_kernel, "__name__": "jumba._src.generated"}
+                       "_run_nest": blas.run_nest_kernel, "_matmul": blas.matmul,
+                       "_gemm_update": gemm.gemm_update, "_matmul_pair": gemm.matmul_pair,
+                       "__name__": "jumba._src.generated"}
     lines = []
 
     def ref(v):
@@ -74,8 +76,10 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     for i, node in enumerate(nodes):
         if isinstance(node, JaxprEqn):
             lines.append("    " + _eqn_line(node, i, namespace, names, ref, i in in_place))
-        elif hasattr(node, "call_lines"):  # a loop compiled whole (compiler/loops.py)
-            namespace[f"loop_{n_loops}"] = node.fn
+        elif hasattr(node, "call_lines"):  # a loop compiled whole (compiler/loops.py), or
+            # products run by BLAS in one node (compiler/blas_nodes.py)
+            if hasattr(node, "fn"):
+                namespace[f"loop_{n_loops}"] = node.fn
             lines += ["    " + s for s in node.call_lines(n_loops, names, ref, namespace)]
             n_loops += 1
         else:

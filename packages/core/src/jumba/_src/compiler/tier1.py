@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler import fusion, kernel_cache, loop_tier1, loops, passes
+from jumba._src.compiler import blas_nodes, fusion, kernel_cache, loop_tier1, loops, passes
 from jumba._src.compiler.codegen import Executable
 from jumba._src.compiler.kernels import KernelSpec, kernel_spec
 from jumba._src.core import ClosedJaxpr
@@ -24,6 +24,8 @@ class Tier1Executable(Executable):
                  donated=(), numpy_libm=False):
         closed = passes.expand_for_kernels(closed)
         nodes = _with_loops(_partition(closed.jaxpr, numpy_libm))
+        # Products folded with their updates, and independent products side by side.
+        nodes = blas_nodes.pair_products(blas_nodes.fold_updates(closed.jaxpr, nodes))
         self.specs: list[KernelSpec] = [kernel_spec(n) for n in nodes
                                         if isinstance(n, fusion.FusedGroup)]
         self.loops = [n for n in nodes if isinstance(n, loops.LoopNode)]
