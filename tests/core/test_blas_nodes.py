@@ -9,12 +9,22 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jumba as jb
 import jumba.numpy as jnp
-from jumba._src.compiler import blas_nodes, codegen, fusion, passes
+from jumba._src.compiler import (
+    background,
+    blas_nodes,
+    codegen,
+    fusion,
+    kernel_cache,
+    passes,
+    segments,
+    tier1,
+)
+from jumba._src.compiler.numpy_executor import NumpyExecutable
 from jumba._src.runtime import blas, gemm
 
 
@@ -270,3 +280,74 @@ def test_mlp_step_tier1_equals_tier0_and_numpy():
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
     for g0, g1 in zip(jb.tree_util.tree_leaves(tier0), jb.tree_util.tree_leaves(tier1)):
         np.testing.assert_allclose(np.asarray(g1), np.asarray(g0), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------- runs of small equations compiled whole
+
+def _softmax_xent_grad(z, y):
+    def loss(z):
+        logp = z - jnp.max(z, axis=1, keepdims=True)
+        logp = logp - jnp.log(jnp.sum(jnp.exp(logp), axis=1, keepdims=True))
+        return -jnp.mean(jnp.sum(y * logp, axis=1))
+    return jb.value_and_grad(loss)(z)
+
+
+def test_small_runs_found_and_big_or_short_ones_left(monkeypatch):
+    z, y = np.ones((16, 10), np.float32), np.eye(10, dtype=np.float32)[np.arange(16) % 10]
+    closed = passes.optimize(jb.make_jaxpr(_softmax_xent_grad)(z, y))
+    nodes = fusion.partition(closed.jaxpr)
+    found = []
+    monkeypatch.setattr(segments, "_segment", lambda run, after: found.append(run) or None)
+    segments.compile_runs(closed.jaxpr, nodes)
+    assert len(found) == 1 and len(found[0]) >= segments.MIN_OPS
+    found.clear()
+    monkeypatch.setattr(segments, "MAX_SIZE", 100)  # 160-element arrays are now big
+    segments.compile_runs(closed.jaxpr, nodes)
+    assert not found
+    monkeypatch.setattr(segments, "MAX_SIZE", 4096)
+    monkeypatch.setattr(segments, "MIN_OPS", 1000)
+    segments.compile_runs(closed.jaxpr, nodes)
+    assert not found
+
+
+@pytest.mark.numba
+@settings(max_examples=10)
+@given(rows=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_segment_matches_tier0(rows, seed):
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((rows, 10)) * 3).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, rows)]
+    closed = passes.optimize(jb.make_jaxpr(_softmax_xent_grad)(z, y))
+    exe = tier1.Tier1Executable(closed, "xent", new_segments=True)
+    assert "small equations compiled whole" in exe.source
+    got = exe([z, y])
+    want = NumpyExecutable(closed, "xent")([z, y])
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == np.asarray(w).dtype == np.float32
+        np.testing.assert_allclose(g, w, rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.numba
+def test_uncached_segments_come_in_a_second_background_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernel_cache, "_loaded", {})  # as in a new process
+    z, y = np.ones((16, 10), np.float32), np.eye(10, dtype=np.float32)[np.arange(16) % 10]
+    closed = passes.optimize(jb.make_jaxpr(_softmax_xent_grad)(z, y))
+    first = tier1.Tier1Executable(closed, "xent", new_segments=False)
+    assert first.segments_left_out and "compiled whole" not in first.source
+    w = np.ones((64, 128), np.float32)
+
+    def f(z, y, w):  # with a fused group: the program compiles (tier1.has_fusions)
+        return _softmax_xent_grad(z, y), jnp.tanh(w) * 2 + 1
+
+    with jb.config_context(jumba_compile="background"):
+        jf = jb.jit(f)
+        jf(z, y, w)
+        jf.lower(z, y, w).compile()  # the first build (the segment is not cached)
+        done = background.background_compiler().submit(lambda: None)
+        done.result(timeout=300)  # the worker ran the queued second build
+        assert "small equations compiled whole" in jf.lower(z, y, w).as_text()
+        np.testing.assert_allclose(jf(z, y, w)[0][1], _softmax_xent_grad(z, y)[1],
+                                   rtol=1e-6)
+    again = tier1.Tier1Executable(closed, "xent", new_segments=False)
+    assert not again.segments_left_out  # now cached: part of the first build

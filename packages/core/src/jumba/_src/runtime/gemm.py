@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from jumba._src.runtime import blas
+from jumba._src.runtime import blas, buffers
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _cblas: dict | None = None  # dtype -> (ctypes function, scalar type), found on first use
@@ -115,7 +115,7 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     fn, scalar = found
     alpha = float(alpha)
     flops = 2.0 * a.size * b.shape[1]
-    out = np.empty(p.shape, dtype)
+    out = buffers.empty(p.shape, dtype)  # large: recycled pages, no faults on the copy
 
     def block(lo, hi, out):
         if axis:
