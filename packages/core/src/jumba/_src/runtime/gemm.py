@@ -54,8 +54,19 @@ def _find_cblas() -> dict:
                                    int_t, scalar, ptr, int_t, ptr, int_t, scalar, ptr, int_t]
                     fn.restype = None
                     found[dt] = (fn, scalar)
-                return found
+                if all(_works(dt, *f) for dt, f in found.items()):
+                    return found
     return {}
+
+
+def _works(dtype, fn, scalar) -> bool:
+    """One small product through `fn` against NumPy's (a wrong guess of the interface
+    gives wrong numbers, and the fold then stays off)."""
+    a = np.arange(6, dtype=dtype).reshape(3, 2)
+    b = np.arange(8, dtype=dtype).reshape(2, 4) - 3
+    out = np.ones((3, 4), dtype)
+    _gemm_into(out, a, b.T.copy().T, 2.0, fn, scalar)
+    return bool(np.array_equal(out, 1 + 2 * (a @ b)))
 
 
 def _gemm_fn(dtype):
