@@ -20,7 +20,7 @@ import numpy as np
 
 from jumba._src.compiler import fusion
 from jumba._src.core import JaxprEqn, Literal, Var
-from jumba._src.runtime import blas
+from jumba._src.runtime import blas, gemm
 
 PAIR_FLOPS = 1e7  # each product of a pair: below this a hand-off costs what it saves
 # A pair takes as long as its bigger product; splitting each product in turn takes about
@@ -79,6 +79,7 @@ class GemmUpdate:
         return f"_gemm_update({names(self.p)}, {x}{ta}, {y}{tb}, {alpha})"
 
     def call_lines(self, k, names, ref, namespace):
+        namespace["_gemm_update"] = gemm.gemm_update
         ops = " ".join(e.primitive.name for e in self.folded)
         return [f"# gemm_{k}: dot_general + {ops} as one gemm accumulating into a copy",
                 f"{names(self.outputs[0])} = {self.expr(names, ref)}"]
@@ -93,6 +94,8 @@ class ProductPair:
         self.outputs = [*first.outputs, *second.outputs]
 
     def call_lines(self, k, names, ref, namespace):
+        namespace.update(_gemm_update=gemm.gemm_update, _matmul=blas.matmul,
+                         _matmul_pair=gemm.matmul_pair)
         exprs, works = [], []
         for part in self.parts:
             if isinstance(part, GemmUpdate):

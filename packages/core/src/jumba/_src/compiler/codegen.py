@@ -15,7 +15,7 @@ import numpy as np
 
 from jumba._src.compiler import inplace
 from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
-from jumba._src.runtime import blas, buffers, gemm
+from jumba._src.runtime import blas, buffers
 
 
 def function_name(name: str) -> str:
@@ -45,9 +45,7 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     # __name__ puts generated code under jumba's warning filter (inf/nan are results).
     namespace: dict = {"np": np, "_contig": np.ascontiguousarray, "_pooled": buffers.empty,
                        "_run_flat": blas.run_flat_kernel,
-                       "_run_nest": blas.run_nest_kernel, "_matmul": blas.matmul,
-                       "_gemm_update": gemm.gemm_update, "_matmul_pair": gemm.matmul_pair,
-                       "__name__": "jumba._src.generated"}
+                       "_run_nest": blas.run_nest_kernel, "__name__": "jumba._src.generated"}
     lines = []
 
     def ref(v):
