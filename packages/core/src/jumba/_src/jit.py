@@ -71,22 +71,35 @@ class _Compiled:
             if mode == "eager":
                 self.compile_tier1()
             else:
-                self._tier1 = background_compiler().submit(self.compile_tier1)
+                self._tier1 = background_compiler().submit(
+                    lambda: self.compile_tier1(background=True))
 
-    def compile_tier1(self):
-        """Build tier 1 in this thread (once) and switch to it."""
+    def compile_tier1(self, background=False):
+        """Build tier 1 in this thread (once) and switch to it.
+
+        Runs of small equations compiled whole (`segments.py`) whose kernels are not
+        cached yet are left out: such a kernel takes seconds to compile, and tier 1 should
+        start as early without it. In the background they come in a second build queued
+        after this one (in the foreground, `"eager"`, they are not compiled)."""
         if self.executable.tier == 1:
             return
+        if (self._switch(new_segments=False) and background
+                and self.executable.segments_left_out):
+            background_compiler().submit(lambda: self._switch(new_segments=True))
+
+    def _switch(self, new_segments) -> bool:
         try:
             exe = tier1.Tier1Executable(self.closed, self.name, self.out_weak,
-                                        self._unflatten)
+                                        self._unflatten, new_segments=new_segments)
         except Exception as e:  # a compiler bug must not break a working program
+            now = "with NumPy (tier 0)" if self.executable.tier == 0 else "as it was"
             warnings.warn(f"jit({self.name}): numba compilation failed, the program keeps "
-                          f"running with NumPy (tier 0): {type(e).__name__}: {e}",
-                          JumbaCompileWarning, stacklevel=2)
-            return
+                          f"running {now}: {type(e).__name__}: {e}", JumbaCompileWarning,
+                          stacklevel=3)
+            return False
         self.executable = exe
         self.call = exe.call
+        return True
 
     def wait_for_tier1(self):
         """Block until a background compilation (if any) has finished."""

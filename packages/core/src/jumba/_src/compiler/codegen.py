@@ -75,8 +75,10 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
     for i, node in enumerate(nodes):
         if isinstance(node, JaxprEqn):
             lines.append("    " + _eqn_line(node, i, namespace, names, ref, i in in_place))
-        elif hasattr(node, "call_lines"):  # a loop compiled whole (compiler/loops.py)
-            namespace[f"loop_{n_loops}"] = node.fn
+        elif hasattr(node, "call_lines"):  # a loop compiled whole (compiler/loops.py), or
+            # products run by BLAS in one node (compiler/blas_nodes.py)
+            if hasattr(node, "fn"):
+                namespace[f"loop_{n_loops}"] = node.fn
             lines += ["    " + s for s in node.call_lines(n_loops, names, ref, namespace)]
             n_loops += 1
         else:

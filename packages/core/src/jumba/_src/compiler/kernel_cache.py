@@ -121,6 +121,18 @@ def _guard_numba_cache(dispatcher, path: Path):
     cache.load_overload = load_overload
 
 
+def is_cached(source: str) -> bool:
+    """Was `source` compiled before (in this process, or into numba's disk cache)? Then
+    loading it costs milliseconds, not a compilation."""
+    h = kernel_hash(source)
+    if h in _loaded:
+        return True
+    try:
+        return any((_kernel_dir() / "__pycache__").glob(f"k_{h}.*.nbi"))
+    except OSError:
+        return False
+
+
 def load_kernel(source: str):
     """The numba dispatcher for `source`, loading or compiling it once per process."""
     h = kernel_hash(source)

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler import fusion, kernel_cache, loop_tier1, loops, passes
+from jumba._src.compiler import (
+    blas_nodes,
+    fusion,
+    kernel_cache,
+    loop_tier1,
+    loops,
+    passes,
+    segments,
+)
 from jumba._src.compiler.codegen import Executable
 from jumba._src.compiler.kernels import KernelSpec, kernel_spec
 from jumba._src.core import ClosedJaxpr
@@ -21,9 +29,18 @@ class Tier1Executable(Executable):
     tier = 1
 
     def __init__(self, closed: ClosedJaxpr, name: str = "fun", out_weak=None, unflatten=None,
-                 donated=(), numpy_libm=False):
+                 donated=(), numpy_libm=False, new_segments=None):
+        """Runs of small equations compiled whole (`segments.py`): with `new_segments`
+        True, all; False, those whose kernel is cached (`self.segments_left_out` says
+        whether one was not); None (loop bodies, tests of other parts), none."""
         closed = passes.expand_for_kernels(closed)
         nodes = _with_loops(_partition(closed.jaxpr, numpy_libm))
+        self.segments_left_out = False
+        if new_segments is not None:
+            nodes, self.segments_left_out = segments.compile_runs(
+                closed.jaxpr, nodes, cached_only=not new_segments)
+        # Products folded with their updates, and independent products side by side.
+        nodes = blas_nodes.pair_products(blas_nodes.fold_updates(closed.jaxpr, nodes))
         self.specs: list[KernelSpec] = [kernel_spec(n) for n in nodes
                                         if isinstance(n, fusion.FusedGroup)]
         self.loops = [n for n in nodes if isinstance(n, loops.LoopNode)]

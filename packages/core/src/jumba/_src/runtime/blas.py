@@ -35,6 +35,7 @@ MATMUL_PATIENCE = 1.5  # wait for a helper's block at most 1.5x its time at our 
 OVERLAP = 1.3  # a split that kept fewer than 1.3 cores busy on average was not worth it
 
 _controllers = None  # threadpoolctl controllers of numpy's BLAS, found on first use
+_all_controllers: list = []  # every BLAS found (also when JUMBA_BLAS_THREADS fixes them)
 _default_threads: list[int] = []
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
@@ -58,6 +59,7 @@ def _blas_controllers():
         except Exception:  # no threadpoolctl, or a BLAS it cannot drive: leave BLAS alone
             found = []
         _default_threads[:] = [c.num_threads for c in found]
+        _all_controllers[:] = found
         if _fixed_threads() is not None:
             for c in found:
                 c.set_num_threads(_fixed_threads())
@@ -79,6 +81,12 @@ def single_threaded(flops: float):
             c.set_num_threads(n)
 
 
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded (NumPy's among them)."""
+    _blas_controllers()
+    return list(_all_controllers)
+
+
 def num_threads() -> int:
     if _fixed_threads() is not None or getattr(_local, "single", False):
         return 1
@@ -89,6 +97,18 @@ def set_thread_local_single(flag: bool):
     """Mark this thread as a pmap device: its products and kernels are not split over
     helper threads (each device is one core's worth of work)."""
     _local.single = flag
+
+
+@contextmanager
+def no_splitting():
+    """Products and kernels of this thread run unsplit in the enclosed block (it already
+    runs beside other work, as in `gemm.matmul_pair`)."""
+    was = getattr(_local, "single", False)
+    _local.single = True
+    try:
+        yield
+    finally:
+        _local.single = was
 
 
 @contextmanager
@@ -250,22 +270,28 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             np.matmul(a[lo:hi], b[lo:hi] if b.ndim == 3 else b, out=out[lo:hi])
 
     align = 16 if a.ndim == 2 and extent >= 16 * 2 * n else 1
-    bounds = _shares(extent, n, align)
     with single_threaded(flops):
-        abandoned = run_claimed(block, bounds, patience=MATMUL_PATIENCE)
-        if abandoned:
-            # A helper stalled: finish in a new buffer (the helper still writes the old).
-            fresh = np.empty_like(out)
-            for i in range(len(bounds) - 1):
-                lo, hi = bounds[i], bounds[i + 1]
-                if i in abandoned:
-                    block(lo, hi, fresh)
-                elif axis:
-                    fresh[:, lo:hi] = out[:, lo:hi]
-                else:
-                    fresh[lo:hi] = out[lo:hi]
-            out = fresh
-    return out
+        return run_blocks(block, _shares(extent, n, align), out, axis)
+
+
+def run_blocks(block, bounds, out, axis):
+    """Run `block(lo, hi, out)` over the chunks `bounds` (along `axis` of `out`) on this
+    thread and the helpers (`run_claimed`); returns `out`, or, when a helper stalled, a
+    fresh buffer with the stalled chunks redone (the helper still writes the old one)."""
+    abandoned = run_claimed(lambda lo, hi: block(lo, hi, out), bounds,
+                            patience=MATMUL_PATIENCE)
+    if not abandoned:
+        return out
+    fresh = np.empty_like(out)
+    for i in range(len(bounds) - 1):
+        lo, hi = bounds[i], bounds[i + 1]
+        if i in abandoned:
+            block(lo, hi, fresh)
+        elif axis:
+            fresh[:, lo:hi] = out[:, lo:hi]
+        else:
+            fresh[lo:hi] = out[lo:hi]
+    return fresh
 
 
 # Flat kernels are split over the workers above this much work (elements x operations:

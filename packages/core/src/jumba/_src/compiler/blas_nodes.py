@@ -1,0 +1,237 @@
+"""Tier-1 nodes for matrix products beyond one `dot_general` call each.
+
+- `GemmUpdate`: `p + alpha * (a @ b)` (also `p - alpha * ...`, `p ± a @ b`) as one gemm
+  accumulating into a copy of `p` (`runtime/gemm.py`), instead of a product and an
+  elementwise kernel. Every gradient-descent update of a weight matrix has this form:
+  `w - lr * (x.T @ delta)`. The equations folded are the product and the one or two
+  elementwise equations that are its only use; they must form whole nodes (a fused group
+  with more work in it is left alone: its kernel reads the product once anyway).
+- `ProductPair`: two adjacent independent big products (plain ones or `GemmUpdate`s, as
+  a layer's weight gradient and its input gradient in backprop) run at once, one per core
+  (`gemm.matmul_pair`), instead of each being split over the cores in turn.
+
+Both are general rules over the node list of `fusion.partition`; they keep the program's
+results (up to the rounding of `alpha * (a @ b)` computed in the gemm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jumba._src.compiler import fusion
+from jumba._src.core import JaxprEqn, Literal, Var
+from jumba._src.runtime import blas, gemm
+
+PAIR_FLOPS = 1e7  # each product of a pair: below this a hand-off costs what it saves
+# A pair takes as long as its bigger product; splitting each product in turn takes about
+# half the sum plus the splits' overhead (hand-offs, operands packed twice): pairs pay
+# only for products of similar size.
+PAIR_BALANCE = 0.7
+
+
+def _prims():
+    from jumba._src.interpreters.ad import add_any_p
+    from jumba._src.lax.dot import dot_general_p
+    from jumba._src.lax.elementwise import add_p, mul_p, sub_p
+
+    return dot_general_p, add_p, add_any_p, sub_p, mul_p
+
+
+def plain_matmul(eqn) -> tuple[str, str] | None:
+    """For a `dot_general` that is one 2-D float matrix product (what its impl sends to
+    `blas.matmul`): how its operands read as a @ b ("" or ".T" for each), else None."""
+    dot_general_p = _prims()[0]
+    if not isinstance(eqn, JaxprEqn) or eqn.primitive is not dot_general_p:
+        return None
+    x, y = (v.aval for v in eqn.inputs)
+    (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+    pet = eqn.params.get("preferred_element_type")
+    if (xb or yb or len(xc) != 1 or x.ndim != 2 or y.ndim != 2
+            or np.dtype(x.dtype) not in (np.float32, np.float64) or x.dtype != y.dtype
+            or (pet is not None and np.dtype(pet) != np.dtype(x.dtype))):
+        return None
+    return ("" if xc[0] == 1 else ".T"), ("" if yc[0] == 0 else ".T")
+
+
+def _flops(eqn) -> float:
+    x, y = (v.aval for v in eqn.inputs)
+    return 2.0 * x.size * y.size / max(y.shape[eqn.params["dimension_numbers"][0][1][0]], 1)
+
+
+class GemmUpdate:
+    """`out = p + alpha * (a @ b)` by one gemm (see the module docstring)."""
+
+    def __init__(self, dot, p, alpha, sign, folded, out):
+        self.dot, self.p, self.alpha, self.sign = dot, p, alpha, sign
+        self.folded = folded  # the elementwise equations replaced
+        self.inputs = [*dot.inputs, p] + ([alpha] if isinstance(alpha, Var) else [])
+        self.outputs = [out]
+        self.flops = _flops(dot)
+
+    def expr(self, names, ref) -> str:
+        ta, tb = plain_matmul(self.dot)
+        x, y = (names(v) for v in self.dot.inputs)
+        if self.alpha is None:
+            alpha = "1.0" if self.sign > 0 else "-1.0"
+        else:
+            a = ref(self.alpha) if type(self.alpha) is Literal else f"{names(self.alpha)}[()]"
+            alpha = a if self.sign > 0 else f"-{a}"
+        return f"_gemm_update({names(self.p)}, {x}{ta}, {y}{tb}, {alpha})"
+
+    def call_lines(self, k, names, ref, namespace):
+        namespace["_gemm_update"] = gemm.gemm_update
+        ops = " ".join(e.primitive.name for e in self.folded)
+        return [f"# gemm_{k}: dot_general + {ops} as one gemm accumulating into a copy",
+                f"{names(self.outputs[0])} = {self.expr(names, ref)}"]
+
+
+class ProductPair:
+    """Two independent products run at once on two threads (see the module docstring)."""
+
+    def __init__(self, first, second):
+        self.parts = (first, second)
+        self.inputs = [*first.inputs, *second.inputs]
+        self.outputs = [*first.outputs, *second.outputs]
+
+    def call_lines(self, k, names, ref, namespace):
+        namespace.update(_gemm_update=gemm.gemm_update, _matmul=blas.matmul,
+                         _matmul_pair=gemm.matmul_pair)
+        exprs, works = [], []
+        for part in self.parts:
+            if isinstance(part, GemmUpdate):
+                exprs.append(part.expr(names, ref))
+                works.append(part.flops)
+            else:
+                ta, tb = plain_matmul(part)
+                x, y = (names(v) for v in part.inputs)
+                exprs.append(f"_matmul({x}{ta}, {y}{tb})")
+                works.append(_flops(part))
+        outs = ", ".join(names(p.outputs[0]) for p in self.parts)
+        return [f"# pair_{k}: two independent products, one per thread",
+                f"{outs} = _matmul_pair(lambda: {exprs[0]}, lambda: {exprs[1]}, "
+                f"{works[0]:.4g}, {works[1]:.4g})"]
+
+
+def _uses(jaxpr):
+    uses: dict = {}
+    for e in jaxpr.eqns:
+        for v in e.inputs:
+            if isinstance(v, Var):
+                uses.setdefault(v, []).append(e)
+    return uses
+
+
+def _match_update(dot, uses, outvars):
+    """(p, alpha, sign, folded eqns, out) when `dot`'s only use is `p ± [alpha *] dot`."""
+    _, add_p, add_any_p, sub_p, mul_p = _prims()
+    t = dot.outputs[0]
+    if t in outvars or len(uses.get(t, ())) != 1:
+        return None
+    (e1,) = uses[t]
+    alpha, folded, val = None, [e1], t
+    if e1.primitive is mul_p:
+        (c,) = [v for v in e1.inputs if v is not t] or [None]
+        if c is None or c.aval.shape != () or c.aval.dtype != t.aval.dtype:
+            return None
+        m = e1.outputs[0]
+        if m in outvars or len(uses.get(m, ())) != 1:
+            return None
+        alpha, val = c, m
+        (e2,) = uses[m]
+        folded.append(e2)
+    else:
+        e2 = e1
+    if e2.primitive not in (add_p, add_any_p, sub_p) or len(e2.inputs) != 2:
+        return None
+    a, b = e2.inputs
+    if e2.primitive is sub_p:
+        if b is not val:
+            return None  # val - p would need beta = -1
+        p, sign = a, -1
+    else:
+        p, sign = (b if a is val else a), 1
+    if (not isinstance(p, Var) or p is val or p.aval.shape != t.aval.shape
+            or p.aval.dtype != t.aval.dtype or e2.outputs[0].aval.dtype != t.aval.dtype):
+        return None
+    return p, alpha, sign, folded, e2.outputs[0]
+
+
+def fold_updates(jaxpr, nodes) -> list:
+    """Replace each product whose only use is `p ± [alpha *] product` by a GemmUpdate."""
+    dots = [n for n in nodes if plain_matmul(n) is not None]
+    if not dots:
+        return nodes
+    uses, outvars = _uses(jaxpr), {v for v in jaxpr.outvars if isinstance(v, Var)}
+    where: dict = {}  # eqn -> index of its node
+    produced_at: dict = {}
+    for i, n in enumerate(nodes):
+        eqns = n.eqns if isinstance(n, fusion.FusedGroup) else [n]
+        for e in eqns:
+            if isinstance(e, JaxprEqn):
+                where[id(e)] = i
+        for v in getattr(n, "outputs", ()):
+            produced_at[v] = i
+        if isinstance(n, fusion.FusedGroup):
+            for e in n.eqns:
+                for v in e.outputs:
+                    produced_at[v] = i
+    replace: dict = {}  # node index -> new node (or None: removed)
+    for dot in dots:
+        m = _match_update(dot, uses, outvars)
+        if m is None:
+            continue
+        p, alpha, sign, folded, out = m
+        idx = {where.get(id(e)) for e in folded}
+        if None in idx:
+            continue
+        # The folded equations must be whole nodes: alone, or a group of just them.
+        ok = all(isinstance(nodes[i], JaxprEqn) or
+                 {id(e) for e in nodes[i].eqns} <= {id(e) for e in folded} for i in idx)
+        d = where[id(dot)]
+        if not ok or any(i in replace for i in (*idx, d)):
+            continue
+        node = GemmUpdate(dot, p, alpha, sign, folded, out)
+        # Run at the product's place when `p` (and alpha) are ready there: products next
+        # to each other can then pair up; else at the update's place.
+        ready = all(produced_at.get(v, -1) < d for v in node.inputs if isinstance(v, Var))
+        at = d if ready else max(idx)
+        for i in (*idx, d):
+            replace[i] = None
+        replace[at] = node
+    if not replace:
+        return nodes
+    return [replace.get(i, n) for i, n in enumerate(nodes) if replace.get(i, n) is not None]
+
+
+def _work(n) -> float:
+    """Flops of a product node worth pairing, else 0."""
+    if isinstance(n, GemmUpdate):
+        w = n.flops
+    elif plain_matmul(n) is not None:
+        w = _flops(n)
+    else:
+        return 0.0
+    return w if w >= PAIR_FLOPS else 0.0
+
+
+def _pairable(n, m) -> bool:
+    wn, wm = _work(n), _work(m)
+    if not wn or not wm or min(wn, wm) < PAIR_BALANCE * max(wn, wm):
+        return False
+    return not any(v is o for v in m.inputs for o in n.outputs)
+
+
+def pair_products(nodes) -> list:
+    """Adjacent independent big products become ProductPairs (two cores or more)."""
+    if blas.num_threads() < 2:
+        return nodes
+    out, i = [], 0
+    while i < len(nodes):
+        n = nodes[i]
+        if i + 1 < len(nodes) and _pairable(n, nodes[i + 1]):
+            out.append(ProductPair(n, nodes[i + 1]))
+            i += 2
+        else:
+            out.append(n)
+            i += 1
+    return out
