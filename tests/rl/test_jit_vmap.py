@@ -27,6 +27,12 @@ INPUTS = [case["inputs"] for case in EXTRA["cases"]]
 # Not traceable on purpose: tree_split_leaves (not recorded) works on concrete leaves only.
 # unnormalize_linear/normalize index with traced integers and are traceable, so not listed.
 TOL = (2e-5, 2e-6)
+# Under jit a division by a constant is a product with its float32 reciprocal, as XLA
+# rounds it (eager divides exactly): where the reference test needs a looser tolerance for
+# XLA's rounding (a cancelling subtraction, test_reference.LOOSER), so does jit vs eager.
+JIT_TOL = {name: (1e-4, 1e-4) for name in
+           ("signed_parabolic", "transformed_n_step_q_learning", "unbiased_pair_apply",
+            "unbiased_pair_roundtrip", "muzero_pair_apply")}
 
 
 def _fn(call):
@@ -50,7 +56,7 @@ def test_jit_equals_eager(name):
     d = _arrays(INPUTS[0])
     eager = serialise(f(d))
     jitted = serialise(jumba.jit(f)(d))
-    assert_close(jitted, eager, *TOL, name)
+    assert_close(jitted, eager, *JIT_TOL.get(name, TOL), name)
 
 
 # vmap over the step-type/start-index tables is meaningless (they are the same in both cases),
