@@ -80,15 +80,22 @@ _STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
 def _log_gamma_prefactor(a, x):
     """log(x^a e^-x / Gamma(a)), the factor both the series and the fraction multiply.
     Written directly this cancels terms of size a log a; from a = 20 Stirling's series
-    cancels them analytically, leaving a log1p((x - a)/a) - (x - a), whose error scales
-    with |x - a| (the region that matters) instead of a."""
+    cancels them analytically, leaving a log(x/a) - (x - a), whose error scales with
+    |x - a| near the peak (by log1p) instead of with a."""
     if a < 20.0:
         return a * math.log(x) - x - math.lgamma(a)
     z = 1.0 / (a * a)
     c = 0.0
     for k in range(len(_STIRLING) - 1, -1, -1):
         c = c * z + _STIRLING[k]
-    return a * math.log1p((x - a) / a) - (x - a) + 0.5 * math.log(a) - _HALF_LOG_2PI - c / a
+    d = x - a
+    if abs(d) < 0.5 * a:
+        log_ratio = math.log1p(d / a)
+    else:  # (x/a) is exact to a rounding; log1p of a d/a near -1 would not be
+        ratio = x / a
+        log_ratio = math.log(ratio) if ratio >= 2.2250738585072014e-308 \
+            else math.log(x) - math.log(a)
+    return a * log_ratio - d + 0.5 * math.log(a) - _HALF_LOG_2PI - c / a
 
 
 @_jit
@@ -202,11 +209,12 @@ def igammac(a, x):
 def igamma_grad_a(a, x):
     """dP(a, x)/da as XLA computes it: the a-derivative carried through the same series or
     continued fraction as P (forward mode), so it is as accurate as P itself. 0 at x = 0
-    and x = inf, nan for a <= 0 (the NumPy impl's conventions)."""
+    and x = inf (P is constant there) and at a = inf (P and its slope vanish), nan for
+    a <= 0 (the NumPy impl's conventions)."""
     a, x = np.float64(a), np.float64(x)
     if math.isnan(a) or math.isnan(x) or a <= 0.0:
         return np.nan
-    if x <= 0.0 or x == np.inf:
+    if x <= 0.0 or x == np.inf or a == np.inf:
         return 0.0
     log_ax = _log_gamma_prefactor(a, x)
     if x > 1.0 and x > a:
