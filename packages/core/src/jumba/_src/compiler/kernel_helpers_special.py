@@ -7,8 +7,9 @@ hence its cache entry. This module imports nothing of jumba (it is loaded by the
 
 Helpers with a data-dependent loop (series, continued fractions) are `_jit` functions:
 numba compiles them once per process with the kernel that first calls one, and links them
-into that kernel's cached machine code. The Bessel functions have no data-dependent branch
-and are `_inline`d so that the kernel's loop stays vectorisable.
+into that kernel's cached machine code. The short Bessel functions are `_inline`d.
+Coefficient tables are NumPy arrays, which numba freezes into constants: a tuple indexed
+in a loop is copied to the stack at every call (the Bessel kernels ran 6x slower).
 
 Edge cases (zero, infinite or invalid arguments, nan) follow scipy.special, which the
 primitives' NumPy impls call: a jitted program returns what the eager one does.
@@ -38,7 +39,8 @@ _SQRT2 = 1.4142135623730951
 # Digamma (also polygamma's order 0 and the incomplete gamma's derivative)
 
 # Bernoulli-number terms of digamma's asymptotic series: B_2k / (2k), k = 1..7.
-_PSI_ASYMPTOTIC = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+_PSI_ASYMPTOTIC = np.array([1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760,
+                            1 / 12])
 
 
 @_jit
@@ -73,7 +75,7 @@ def digamma(x):
 
 # Stirling's series of lgamma(a) - ((a - 1/2) log a - a + log(2 pi) / 2): B_2k / (2k (2k-1))
 # in powers of 1/a^2 (k = 1..6; the next term is below 1e-17 from a = 20).
-_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360)
+_STIRLING = np.array([1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360])
 
 
 @_jit
@@ -99,26 +101,31 @@ def _log_gamma_prefactor(a, x):
 
 
 @_jit
-def _igamma_series(a, x, log_ax):
-    """(P(a, x), dP/da) by the power series P = ax/a sum_n x^n / ((a+1)...(a+n)), with
-    ax = exp(log_ax), differentiated term by term in a (XLA's forward-mode series)."""
+def _igamma_series(a, x, log_ax, deriv):
+    """P(a, x) by the power series P = ax/a sum_n x^n / ((a+1)...(a+n)), ax = exp(log_ax);
+    with `deriv`, dP/da instead: the series differentiated term by term in a (XLA's
+    forward-mode series)."""
     r, c, ans, dc, dans = a, 1.0, 1.0, 0.0, 0.0
     for _ in range(_MAXIT):
         r += 1.0
-        dc = dc * (x / r) - c * x / (r * r)
+        if deriv:
+            dc = dc * (x / r) - c * x / (r * r)
+            dans += dc
         c *= x / r
         ans += c
-        dans += dc
-        if c <= _EPS * ans and abs(dc) <= _EPS * abs(dans):
+        if c <= _EPS * ans and (not deriv or abs(dc) <= _EPS * abs(dans)):
             break
     ax_a = math.exp(log_ax) / a  # x^a e^-x / Gamma(a + 1)
-    return ax_a * ans, ax_a * (dans + ans * (math.log(x) - digamma(a + 1.0)))
+    if not deriv:
+        return ax_a * ans
+    return ax_a * (dans + ans * (math.log(x) - digamma(a + 1.0)))
 
 
 @_jit
-def _igammac_fraction(a, x, log_ax):
-    """(Q(a, x), dQ/da) by Legendre's continued fraction (Cephes' igamc recurrence), the
-    numerators and denominators differentiated in a alongside (XLA's forward mode)."""
+def _igammac_fraction(a, x, log_ax, deriv):
+    """Q(a, x) by Legendre's continued fraction (Cephes' igamc recurrence); with `deriv`,
+    dQ/da: the numerators and denominators differentiated in a alongside (XLA's forward
+    mode; computed either way, the loop is short)."""
     big, biginv = 4503599627370496.0, 2.22044604925031308085e-16
     y = 1.0 - a
     z = x + y + 1.0
@@ -142,7 +149,7 @@ def _igammac_fraction(a, x, log_ax):
             r = pk / qk
             dr = (dpk - r * dqk) / qk
             t = abs((ans - r) / r)
-            dt = abs(dans - dr) / max(abs(dr), 1e-300)
+            dt = abs(dans - dr) / max(abs(dr), 1e-300) if deriv else 0.0
             ans, dans = r, dr
         pkm2, pkm1, qkm2, qkm1 = pkm1, pk, qkm1, qk
         dpkm2, dpkm1, dqkm2, dqkm1 = dpkm1, dpk, dqkm1, dqk
@@ -158,7 +165,9 @@ def _igammac_fraction(a, x, log_ax):
         if t <= _EPS and dt <= _EPS:
             break
     ax = math.exp(log_ax)  # x^a e^-x / Gamma(a)
-    return ax * ans, ax * (dans + ans * (math.log(x) - digamma(a)))
+    if not deriv:
+        return ax * ans
+    return ax * (dans + ans * (math.log(x) - digamma(a)))
 
 
 @_jit
@@ -187,8 +196,8 @@ def igamma(a, x):
         return edge
     log_ax = _log_gamma_prefactor(a, x)
     if x > 1.0 and x > a:
-        return 1.0 - _igammac_fraction(a, x, log_ax)[0]
-    return _igamma_series(a, x, log_ax)[0]
+        return 1.0 - _igammac_fraction(a, x, log_ax, False)
+    return _igamma_series(a, x, log_ax, False)
 
 
 @_jit
@@ -201,8 +210,8 @@ def igammac(a, x):
         return edge
     log_ax = _log_gamma_prefactor(a, x)
     if x < 1.0 or x < a:
-        return 1.0 - _igamma_series(a, x, log_ax)[0]
-    return _igammac_fraction(a, x, log_ax)[0]
+        return 1.0 - _igamma_series(a, x, log_ax, False)
+    return _igammac_fraction(a, x, log_ax, False)
 
 
 @_jit
@@ -218,8 +227,8 @@ def igamma_grad_a(a, x):
         return 0.0
     log_ax = _log_gamma_prefactor(a, x)
     if x > 1.0 and x > a:
-        return -_igammac_fraction(a, x, log_ax)[1]
-    return _igamma_series(a, x, log_ax)[1]
+        return -_igammac_fraction(a, x, log_ax, True)
+    return _igamma_series(a, x, log_ax, True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -302,7 +311,7 @@ def _bernoulli_terms(n):
         for j in range(m, 0, -1):
             a[j - 1] = j * (a[j - 1] - a[j])
         b.append(a[0])  # B_m (with B_1 = +1/2, unused)
-    return tuple(float(b[2 * k] / math.factorial(2 * k)) for k in range(1, n + 1))
+    return np.array([float(b[2 * k] / math.factorial(2 * k)) for k in range(1, n + 1)])
 
 
 _EULER_MACLAURIN = _bernoulli_terms(12)
@@ -373,7 +382,7 @@ def polygamma(m, x):
 # Chebyshev nodes and cut where they fall below 1e-18 (Cephes' scheme, own coefficients):
 # i0e(x) on [0, 8] in t = x/4 - 1; sqrt(x) i0e(x) on [8, inf) in t = 16/x - 1; likewise
 # i1e(x)/x and sqrt(x) i1e(x).
-_I0E_SMALL = (
+_I0E_SMALL = np.array([
     0.33839763720473803, -0.3046826723431984, 0.17162090152220877, -0.09490109704804764,
     0.04930528423967071, -0.02373741480589947, 0.010546460394594998, -0.004324309995050576,
     0.0016394756169413357, -0.0005763755745385824, 0.00018850288509584165,
@@ -383,8 +392,8 @@ _I0E_SMALL = (
     9.675809035373237e-11, -1.726826291441556e-11, 2.95505266312964e-12,
     -4.856446783111929e-13, 7.676185498604936e-14, -1.1685332877993451e-14,
     1.715391285555133e-15, -2.431279846547955e-16, 3.3307945188222384e-17,
-    -4.4153416464793395e-18)
-_I0E_LARGE = (
+    -4.4153416464793395e-18])
+_I0E_LARGE = np.array([
     0.4022452055070544, 0.0033691164782556943, 6.889758346916825e-05,
     2.8913705208347567e-06, 2.0489185894690638e-07, 2.266668990498178e-08,
     3.3962320257083865e-09, 4.94060238822497e-10, 1.1889147107846439e-11,
@@ -393,8 +402,8 @@ _I0E_LARGE = (
     -4.150569347287222e-14, -9.554846698828307e-15, 3.811680669352621e-15,
     1.7725601330565245e-15, -3.425485619677142e-16, -2.827623980516646e-16,
     3.461222867695658e-17, 4.465621420302078e-17, -4.8305044859640105e-18,
-    -7.233180488043844e-18, 9.921475415657038e-19, 1.1936508909418693e-18)
-_I1E_SMALL = (
+    -7.233180488043844e-18, 9.921475415657038e-19, 1.1936508909418693e-18])
+_I1E_SMALL = np.array([
     0.12629359322181682, -0.17641651835783406, 0.1026436586898471, -0.05294598120809499,
     0.024726449030626516, -0.010564084894626197, 0.004156422944312888,
     -0.0015135724506312532, 0.0005122859561685758, -0.00016176081582589674,
@@ -404,8 +413,8 @@ _I1E_SMALL = (
     -6.663489723502027e-11, 1.1736186298890901e-11, -1.9839743977649436e-12,
     3.223793365945575e-13, -5.042185504727912e-14, 7.600684294735408e-15,
     -1.1055969477353862e-15, 1.5536319577362005e-16, -2.111421214358166e-17,
-    2.7779141127610464e-18)
-_I1E_LARGE = (
+    2.7779141127610464e-18])
+_I1E_LARGE = np.array([
     0.38928811750914005, -0.009761097491361469, -0.00011058893876262371,
     -3.882564808877691e-06, -2.512236237870209e-07, -2.6314688468895196e-08,
     -3.835380385964237e-09, -5.589743462196584e-10, -1.8974958123505413e-11,
@@ -414,7 +423,7 @@ _I1E_LARGE = (
     4.2724400167119517e-14, 1.0420276984128802e-14, -3.814403072437007e-15,
     -1.8803547755107805e-15, 3.30820231092085e-16, 2.9626289976460157e-16,
     -3.209525921991637e-17, -4.6503053684947827e-17, 4.414348323093937e-18,
-    7.517296311011398e-18, -9.314178870907263e-19, -1.2421932752759928e-18)
+    7.517296311011398e-18, -9.314178870907263e-19, -1.2421932752759928e-18])
 
 
 @_inline
@@ -428,11 +437,11 @@ def _chebyshev(t, c):
 
 @_inline
 def bessel_i0e(x):
-    """exp(-|x|) I0(x); both expansions evaluated and one selected (no branch)."""
+    """exp(-|x|) I0(x)."""
     ax = abs(np.float64(x))
-    small = _chebyshev(0.25 * ax - 1.0, _I0E_SMALL)
-    large = _chebyshev(16.0 / ax - 1.0, _I0E_LARGE) / math.sqrt(ax)
-    return small if ax <= 8.0 else large
+    if ax <= 8.0:
+        return _chebyshev(0.25 * ax - 1.0, _I0E_SMALL)
+    return _chebyshev(16.0 / ax - 1.0, _I0E_LARGE) / math.sqrt(ax)  # nan stays nan
 
 
 @_inline
@@ -440,9 +449,10 @@ def bessel_i1e(x):
     """exp(-|x|) I1(x), odd in x (i1e(-0.0) = +0.0, as scipy)."""
     x = np.float64(x)
     ax = abs(x)
-    small = _chebyshev(0.25 * ax - 1.0, _I1E_SMALL) * ax
-    large = _chebyshev(16.0 / ax - 1.0, _I1E_LARGE) / math.sqrt(ax)
-    r = small if ax <= 8.0 else large
+    if ax <= 8.0:
+        r = _chebyshev(0.25 * ax - 1.0, _I1E_SMALL) * ax
+    else:
+        r = _chebyshev(16.0 / ax - 1.0, _I1E_LARGE) / math.sqrt(ax)
     return -r if x < 0.0 else r
 
 
@@ -452,14 +462,14 @@ def bessel_i1e(x):
 # P. J. Acklam's rational approximations of the normal quantile (relative error 1.15e-9),
 # central in q = p - 1/2 and lower tail in sqrt(-2 log p); one Halley step on erf or erfc
 # then brings them to double precision.
-_ACK_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-          1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
-_ACK_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-          6.680131188771972e+01, -1.328068155288572e+01, 1.0)
-_ACK_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-          -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
-_ACK_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-          3.754408661907416e+00, 1.0)
+_ACK_A = np.array([-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+          1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00])
+_ACK_B = np.array([-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+          6.680131188771972e+01, -1.328068155288572e+01, 1.0])
+_ACK_C = np.array([-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+          -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00])
+_ACK_D = np.array([7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+          3.754408661907416e+00, 1.0])
 _P_LOW = 0.02425
 
 
@@ -507,14 +517,10 @@ def _solve_erfc(t, w):
 
 
 @_jit
-def _erfcinv_tail(w):
-    """erfc^-1(w) for w in (0, 2 _P_LOW): positive."""
-    return _solve_erfc(_acklam_tail(0.5 * w) / _SQRT2, w)
-
-
-@_jit
-def ndtri(p):
-    """The standard normal quantile; -inf at 0, inf at 1, nan outside [0, 1]."""
+def ndtri(p, refine=True):
+    """The standard normal quantile; -inf at 0, inf at 1, nan outside [0, 1]. Without
+    `refine`, Acklam's approximation alone (relative error 1.2e-9: enough for a float32
+    result, at a fraction of the cost)."""
     p = np.float64(p)
     if not (p >= 0.0 and p <= 1.0):
         return np.nan
@@ -522,13 +528,16 @@ def ndtri(p):
         return -np.inf
     if p == 1.0:
         return np.inf
-    if p < _P_LOW:
-        return -_SQRT2 * _erfcinv_tail(2.0 * p)
-    if p > 1.0 - _P_LOW:
-        return _SQRT2 * _erfcinv_tail(2.0 * (1.0 - p))  # 1 - p is exact here
+    if p < _P_LOW or p > 1.0 - _P_LOW:
+        w = 2.0 * min(p, 1.0 - p)  # 1 - p is exact here
+        t = _acklam_tail(0.5 * w) / _SQRT2
+        if refine:
+            t = _solve_erfc(t, w)
+        return math.copysign(_SQRT2 * t, p - 0.5)
     # Centred: erf(z / sqrt 2) = 2p - 1 (2 (p - 1/2) is exact for p >= 1/4).
     q = p - 0.5
-    return _SQRT2 * _solve_erf(_acklam_central(q) / _SQRT2, 2.0 * q)
+    z = _acklam_central(q)
+    return _SQRT2 * _solve_erf(z / _SQRT2, 2.0 * q) if refine else z
 
 
 @_jit
@@ -540,8 +549,8 @@ def erf_inv(y):
     if abs(y) == 1.0:
         return math.copysign(np.inf, y)
     if abs(y) > 1.0 - 2.0 * _P_LOW:
-        t = _erfcinv_tail(1.0 - abs(y))  # 1 - |y| is exact here
-        return math.copysign(t, y)
+        w = 1.0 - abs(y)  # exact here
+        return math.copysign(_solve_erfc(_acklam_tail(0.5 * w) / _SQRT2, w), y)
     return _solve_erf(_acklam_central(0.5 * y) / _SQRT2, y)
 
 

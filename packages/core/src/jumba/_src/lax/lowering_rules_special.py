@@ -41,9 +41,19 @@ for _p, _t in [
     (special.bessel_i0e_p, "_kh.bessel_i0e({0})"),
     (special.bessel_i1e_p, "_kh.bessel_i1e({0})"),
     (special.zeta_p, "_kh.zeta({0}, {1})"),
-    (special.ndtri_p, "_kh.ndtri({0})"),
 ]:
     def_scalar(_p, _float_via_f64(_t))
+
+
+def _ndtri(args, params, in_avals, out_aval):
+    # A float32 result needs no Halley step on erf/erfc (the rational approximation is
+    # within 1.2e-9): several times faster.
+    if out_aval.dtype.kind != "f":
+        return None
+    return f"_kh.ndtri(np.float64({args[0]}), {out_aval.dtype.itemsize == 8})"
+
+
+def_scalar(special.ndtri_p, _ndtri)
 
 
 def _sinc_maclaurin(args, params, in_avals, out_aval):
