@@ -27,7 +27,8 @@ sys.path.insert(0, str(HERE))
 from _common import RESULTS, RESULTS_TITLE, VERDICTS_DIR, environment_header  # noqa: E402
 
 # In issue order; a script missing from the checkout is skipped with a note.
-SCRIPTS = ["bench_eager.py", "bench_jit.py", "bench_conv_sort.py", "bench_linalg.py",
+SCRIPTS = ["bench_eager.py", "bench_jit.py", "bench_conv_sort.py", "bench_cumulative.py",
+           "bench_linalg.py",
            "bench_random.py", "bench_loops.py", "bench_pmap.py", "bench_optim.py",
            "bench_nn.py", "bench_filter_jit.py", "bench_rl.py"]
 SUMMARY = "## Summary of targets"

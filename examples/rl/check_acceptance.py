@@ -10,7 +10,7 @@ Targets (each run):
 
 "Mean episode return" is the mean over 32 evaluation episodes (one per vmapped copy,
 run to termination or the 500-step limit) of the greedy policy. PPO is evaluated once,
-at the end of its budget; DQN every 5k steps, and "reaches" takes its best evaluation
+at the end of its budget; DQN every 2k steps, and "reaches" takes its best evaluation
 within the budget (DQN's greedy policy on CartPole oscillates between evaluations).
 The script prints one line per run and a PASS/FAIL summary, and exits with status 1 if
 any run fails.

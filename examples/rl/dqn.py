@@ -67,7 +67,7 @@ class Config:
     double_q: bool = True  # van Hasselt et al. 2016: the online net picks the target action
     hidden: int = 256
     chunk: int = 250  # iterations (of num_envs steps) per jitted call
-    eval_every: int = 5_000
+    eval_every: int = 2_000  # = one chunk at the defaults: the greedy return swings a lot
 
 
 def make_agent(config: Config):

@@ -18,62 +18,15 @@ from typing import Any
 import numpy as np
 
 from jumba._src import dtypes
+from jumba._src.errors import (  # noqa: F401 (core.<Error> is how callers name them)
+    ConcretizationTypeError,
+    JumbaTypeError,
+    TracerBoolConversionError,
+    TracerIntegerConversionError,
+    UnexpectedTracerError,
+    _concretization_message,
+)
 from jumba._src.runtime.array import Array
-
-# ---------------------------------------------------------------------------------------
-# Errors
-
-
-class JumbaTypeError(TypeError):
-    pass
-
-
-class ConcretizationTypeError(JumbaTypeError):
-    """A traced value was used where a concrete Python value is needed."""
-
-
-class TracerBoolConversionError(ConcretizationTypeError):
-    pass
-
-
-class TracerIntegerConversionError(ConcretizationTypeError):
-    pass
-
-
-class UnexpectedTracerError(Exception):
-    """A tracer escaped the transformation that created it."""
-
-
-def _concretization_message(tracer: Tracer, what: str) -> str:
-    main = tracer._trace.main
-    origin = main.describe_origin(tracer)
-    head = (f"Attempted {what} on a traced value {tracer.aval.str_short()}{origin}. The value "
-            f"is abstract while {main.kind} traces the function, so Python cannot branch on "
-            "it or convert it to a Python number.\n")
-    if main.kind == "vmap":
-        return head + (
-            "Under vmap a value computed from a mapped argument is a whole batch of values, "
-            "and Python cannot take one branch for all of them. Fixes: choose per element "
-            "with jumba.numpy.where(cond, a, b) or jumba.lax.select (jumba.lax.cond also "
-            "works under vmap); if the value should be the same for every batch element, "
-            "pass its argument unmapped with in_axes=None.")
-    deps = getattr(main.global_data, "dependent_args", None)
-    names = deps(tracer) if deps is not None else []
-    hints = {getattr(n, "static_hint", None) for n in names} - {None}
-    nums = tuple(sorted(v for k, v in hints if k == "argnums"))
-    kws = tuple(sorted(v for k, v in hints if k == "argnames"))
-    given = ([f"static_argnums={nums!r}"] if nums else []) + \
-        ([f"static_argnames={kws!r}"] if kws else [])
-    static = (f"jit(f, {', '.join(given)})" if given
-              else "jit(f, static_argnums=...) or static_argnames=...")
-    return head + (
-        "Fixes: if the argument is a Python value that chooses what to compute (a size, a "
-        f"flag, a mode), mark it static: {static}; each new value then retraces. If it is "
-        "data, use structured control flow on traced values: jumba.lax.cond, "
-        "jumba.numpy.where or jumba.lax.select instead of `if`, jumba.lax.fori_loop or "
-        "jumba.lax.while_loop instead of a Python loop; keep numbers as arrays (x.astype(...)) "
-        "instead of int()/float().")
-
 
 # ---------------------------------------------------------------------------------------
 # Abstract values
@@ -763,6 +716,8 @@ class Jaxpr:
     out_avals = property(lambda self: [v.aval for v in self.outvars])
 
     def __str__(self):
+        from jumba._src.jaxpr_printing import pp_jaxpr
+
         return pp_jaxpr(self)
 
     __repr__ = __str__
@@ -785,7 +740,7 @@ class ClosedJaxpr:
         return eval_jaxpr(self.jaxpr, self.consts, *args)
 
     def __str__(self):
-        return pp_jaxpr(self.jaxpr)
+        return str(self.jaxpr)
 
     __repr__ = __str__
 
@@ -814,73 +769,3 @@ def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
         else:
             env[eqn.outputs[0]] = out
     return [read(v) for v in jaxpr.outvars]
-
-
-# ---------------------------------------------------------------------------------------
-# Printing
-
-
-class _Names:
-    def __init__(self):
-        self.names: dict[Var, str] = {}
-
-    def __call__(self, v) -> str:
-        if type(v) is Literal:
-            return repr(v)
-        if isinstance(v, DropVar):
-            return "_"
-        name = self.names.get(v)
-        if name is None:
-            name = self.names[v] = _var_name(len(self.names))
-        return name
-
-
-def _var_name(i: int) -> str:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = letters[r] + s
-    return s
-
-
-def _pp_param(v, names, indent) -> str:
-    if isinstance(v, ClosedJaxpr):
-        v = v.jaxpr
-    if isinstance(v, Jaxpr):
-        return "\n" + _pp_jaxpr(v, names, indent + 4)
-    if isinstance(v, np.dtype):
-        return v.name
-    if isinstance(v, (tuple, list)) and any(isinstance(e, (Jaxpr, ClosedJaxpr)) for e in v):
-        return "(" + ", ".join(_pp_param(e, names, indent) for e in v) + ")"
-    if callable(v) and hasattr(v, "__name__"):
-        return v.__name__
-    return repr(v)
-
-
-def _pp_jaxpr(jaxpr: Jaxpr, names: _Names, indent: int) -> str:
-    pad = " " * indent
-
-    def typed(v):
-        return f"{names(v)}:{v.aval.str_short()}"
-
-    consts = " ".join(typed(v) for v in jaxpr.constvars)
-    ins = " ".join(typed(v) for v in jaxpr.invars)
-    lines = [f"{pad}{{ lambda {consts}; {ins}. let"]
-    for eqn in jaxpr.eqns:
-        outs = " ".join(typed(v) for v in eqn.outputs)
-        params = " ".join(
-            f"{k}={_pp_param(p, names, indent + 4)}" for k, p in sorted(eqn.params.items())
-        )
-        params = f"[{params}]" if params else ""
-        args = " ".join(names(v) for v in eqn.inputs)
-        lines.append(f"{pad}    {outs} = {eqn.primitive.name}{params} {args}".rstrip())
-    outs = ", ".join(names(v) for v in jaxpr.outvars)
-    outs = f"{outs}," if len(jaxpr.outvars) == 1 else outs  # JAX's tuple syntax
-    lines.append(f"{pad}  in ({outs}) }}")
-    return "\n".join(lines)
-
-
-def pp_jaxpr(jaxpr: Jaxpr) -> str:
-    return _pp_jaxpr(jaxpr, _Names(), 0)

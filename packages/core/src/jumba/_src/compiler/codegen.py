@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from jumba._src.compiler import inplace
-from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, _Names, to_numpy
+from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, to_numpy
+from jumba._src.jaxpr_printing import _Names
 from jumba._src.runtime import blas, buffers
 
 

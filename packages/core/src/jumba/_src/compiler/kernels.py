@@ -10,7 +10,9 @@ Two loop shapes:
   views and one loop runs over all elements (any rank shares one kernel);
 - nest: one loop per axis; inputs that broadcast index 0 on their size-1 axes. A closing
   reduction puts the kept axes outside and the reduced axes inside, with a register
-  accumulator.
+  accumulator. Cumulative scans run their axis in their direction (`reverse`: from the
+  end) with one running accumulator each, whose value at each step their consumers in the
+  group read like any other temporary (see `_scan_nest`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from jumba._src.compiler.lowering import (
     heavy_rules,
     reduction_rules,
     scalar_rules,
+    scan_rule,
     typed_const,
 )
 from jumba._src.core import Literal
@@ -44,7 +47,7 @@ class KernelSpec:
     outputs: list  # Vars written by the kernel, in argument order
     comment: str
     num_ops: int = 1
-    reduced_axes: tuple = ()
+    reduced_axes: tuple = ()  # reduced or scanned: the kernel cannot be split along them
 
 
 def _is_scalar_input(v) -> bool:
@@ -52,12 +55,12 @@ def _is_scalar_input(v) -> bool:
 
 
 def kernel_spec(group: FusedGroup) -> KernelSpec:
-    red = group.reduction
+    red, scans = group.reduction, group.scans
     loop_shape = red.inputs[0].aval.shape if red is not None else group.shape
     arrays = [v for v in group.inputs if not _is_scalar_input(v)]
     scalars = [v for v in group.inputs if _is_scalar_input(v)]
-    flat = red is None and all(v.aval.shape == loop_shape for v in arrays) and \
-        not any(e.primitive is broadcast_in_dim_p for e in group.eqns)
+    flat = red is None and not scans and all(v.aval.shape == loop_shape for v in arrays) \
+        and not any(e.primitive is broadcast_in_dim_p for e in group.eqns)
     rank = len(loop_shape)
     env: dict = {}
     args = [f"n{i}" for i in range(1 if flat else rank)]
@@ -121,11 +124,22 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
 
     ops = []
     split = None  # (index in body, the value carried between the two loops) for fission
+    scan_nest, accs, first = _scan_nest(scans, rank) if scans else ([], [], None)
     for eqn in group.eqns:
         if eqn is red:
             continue
-        if split is None and red is None and eqn.primitive in heavy_rules and \
-                len(body) > 40 and sum(v in temps for v in eqn.inputs) == 1:
+        if eqn in scans:
+            acc = accs[scans.index(eqn)]
+            xs = {f"x{k}": expr_of(v) for k, v in enumerate(eqn.inputs)}
+            t = f"t{len(temps) + len(loaded)}"
+            new = scan_rule(eqn)[1].format(acc=acc, x=xs["x0"], first=first, **xs)
+            body += [f"{t} = {cast(new, eqn.outputs[0].aval.dtype)}", f"{acc} = {t}"]
+            temps[eqn.outputs[0]] = t
+            ops.append(eqn.primitive.name)
+            continue
+        if split is None and red is None and not scans and \
+                eqn.primitive in heavy_rules and len(body) > 40 and \
+                sum(v in temps for v in eqn.inputs) == 1:
             split = (len(body), next(v for v in eqn.inputs if v in temps))
         if eqn.primitive is broadcast_in_dim_p:
             (v,) = eqn.inputs
@@ -151,7 +165,9 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
     lines = ["@numba.njit(cache=True, nogil=True, error_model='numpy')",
              f"def kernel({', '.join(args)}):"] + ["    " + s for s in hoisted]
     fission = _fission(split, body, temps, outs, full_idx) if split is not None else None
-    if fission is not None:
+    if scans:
+        lines += scan_nest + ["    " * (rank + 1) + s for s in body + stores]
+    elif fission is not None:
         # Two loops over the same elements: a long chain (threefry) then a heavy expression
         # (erf_inv), passing one value through an output buffer. One loop holding both
         # spills registers: normal(1e6) took 14 ms of CPU fused, 10 ms split.
@@ -205,9 +221,43 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
     comment = f"fused {len(group.eqns)} ops: {' '.join(ops)} over {list(loop_shape)}"
     if red is not None and in_order:
         comment += " (in memory order)"
+    if scans:
+        comment += f" along axis {scans[0].params['axis']}" + \
+            (" from the end" if scans[0].params["reverse"] else "")
+    serial = tuple(red.params["axes"]) if red is not None else \
+        (scans[0].params["axis"],) if scans else ()
     return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
-                      comment, len(group.eqns), tuple(red.params["axes"]) if red is not None
-                      else ())
+                      comment, len(group.eqns), serial)
+
+
+def _scan_nest(scans, rank):
+    """(lines, accumulators, first-step test): the loop nest of a group with cumulative
+    scans along `axis` (the group's body goes inside it): the axes before it outside, then
+    the scanned axis (backwards with `reverse`), then the axes after it. With none after it
+    the accumulators are locals; otherwise arrays over the axes after it, so that memory is
+    read in order (a column scan of a matrix walks its rows: scanning each column innermost
+    would read with a stride of a whole row)."""
+    axis, reverse = scans[0].params["axis"], scans[0].params["reverse"]
+    after = range(axis + 1, rank)
+    pad = lambda d: "    " * (d + 1)  # noqa: E731 (the loop of axis d is at depth d)
+    lines, starts = [], []
+    for k, scan in enumerate(scans):
+        dtype = scan.outputs[0].aval.dtype
+        ident = typed_const(scan_rule(scan)[0](dtype), dtype)
+        if after:
+            shape = "(" + "".join(f"n{a}, " for a in after) + ")"
+            lines.append(f"    acc{k} = np.empty({shape}, np.{dtype.name})")
+        starts.append(pad(axis) + (f"acc{k}[:] = {ident}" if after else f"acc{k} = {ident}"))
+    lines += [pad(d) + f"for i{d} in range(n{d}):" for d in range(axis)] + starts
+    if reverse:
+        lines += [pad(axis) + f"for r{axis} in range(n{axis}):",
+                  pad(axis + 1) + f"i{axis} = n{axis} - 1 - r{axis}"]
+    else:
+        lines.append(pad(axis) + f"for i{axis} in range(n{axis}):")
+    lines += [pad(a) + f"for i{a} in range(n{a}):" for a in after]
+    idx = f"[{', '.join(f'i{a}' for a in after)}]" if after else ""
+    first = f"{'r' if reverse else 'i'}{axis} == 0"
+    return lines, [f"acc{k}{idx}" for k in range(len(scans))], first
 
 
 def _module_source(lines: list) -> str:

@@ -17,6 +17,8 @@ from jumba._src.compiler.lowering import (
     expansion_rules,
     reduction_rules,
     scalar_rules,
+    scan_rule,
+    scan_rules,
     typed_const,
 )
 from jumba._src.core import Literal
@@ -256,7 +258,7 @@ class _Body:
         if handler is not None:
             handler = getattr(self, handler)
             outs = handler(eqn, ins)
-        elif prim in reduction_rules:
+        elif prim in reduction_rules or prim in scan_rules:
             outs = [self._reduce(eqn, ins)]
         elif prim in scalar_rules and len(eqn.outputs) == 1:
             outs = [self._elementwise(eqn, ins)]
@@ -472,10 +474,15 @@ class _Body:
         return [self._elementwise(eqn, ins)]
 
     def _reduce(self, eqn, ins):
-        (x,) = ins
-        identity, combine = reduction_rules[eqn.primitive]
+        """A reduction, or a cumulative scan: a reduction over its axis (walked backwards
+        with `reverse`) that stores its accumulator at every step."""
+        x = ins[0]
+        scan = eqn.primitive in scan_rules
+        if scan and scan_rule(eqn) is None:
+            raise Unsupported(f"{eqn.primitive.name} of {eqn.outputs[0].aval.dtype}")
+        identity, combine = scan_rule(eqn) if scan else reduction_rules[eqn.primitive]
         aval = eqn.outputs[0].aval
-        axes = tuple(eqn.params["axes"])
+        axes = (eqn.params["axis"],) if scan else tuple(eqn.params["axes"])
         acc_dtype = np.dtype(np.float64) if aval.dtype.kind == "f" and \
             eqn.primitive.name == "reduce_sum" else aval.dtype
         out = self.em.new_value(aval)
@@ -496,10 +503,20 @@ class _Body:
             if x.shape[a] == "1":
                 idx[a] = "0"
                 continue
-            idx[a] = self.em.fresh("j")
+            idx[a] = first = self.em.fresh("j")
             self.emit(f"for {idx[a]} in range({x.shape[a]}):", inner)
             inner += 1
+            if scan and eqn.params["reverse"]:
+                idx[a] = self.em.fresh("j")
+                self.emit(f"{idx[a]} = {x.shape[a]} - 1 - {first}", inner)
         val = self.em.elem(x, _flat_index(idx, x.shape))
+        if scan:
+            xs = {f"x{k}": self.em.elem(v, _flat_index(idx, x.shape)) for k, v in enumerate(ins)}
+            first = "True" if x.shape[axes[0]] == "1" else f"{first} == 0"
+            new = combine.format(acc=acc, x=val, first=first, **xs)
+            self.emit(f"{acc} = " + cast(new, aval.dtype), inner)
+            self.emit(f"{out.name}[{_flat_index(idx, x.shape)}] = {acc}", inner)
+            return out
         self.emit(f"{acc} = " + combine.format(acc=acc, x=val), inner)
         res = cast(acc, aval.dtype)
         if not out.shape:

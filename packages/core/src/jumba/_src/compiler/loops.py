@@ -24,11 +24,11 @@ slower).
 
 The rule for what compiles (`loop_kernel` returns None otherwise and the loop stays on
 its NumPy implementation, orchestrated per iteration from Python):
-- every primitive of the body (recursively) has a lowering here: the elementwise and
-  reduction rules of `lowering.py`, `broadcast_in_dim`, `reshape`, `convert_element_type`,
-  `transpose`, `slice`, `concatenate`, `dynamic_slice`, `dynamic_update_slice`,
-  `dot_general`, `cond`, `scan`, `while`, and any primitive with an expansion rule
-  (threefry2x32: random bits);
+- every primitive of the body (recursively) has a lowering here: the elementwise,
+  reduction and cumulative-scan rules of `lowering.py`, `broadcast_in_dim`, `reshape`,
+  `convert_element_type`, `transpose`, `slice`, `concatenate`, `dynamic_slice`,
+  `dynamic_update_slice`, `dot_general`, `cond`, `scan`, `while`, and any primitive with
+  an expansion rule (threefry2x32: random bits);
 - no `dot_general` of the body does more than `MAX_DOT_WORK` multiply-adds per iteration:
   such a body is dominated by its matmuls, which BLAS (called from Python) does faster
   than numba's loops, and a per-iteration Python cost of ~1 µs per primitive is then small.

@@ -21,6 +21,13 @@ scalar_rules: dict[Primitive, Callable] = {}
 reduction_rules: dict[Primitive, tuple[Callable, str]] = {}
 
 
+# primitive -> (identity as a function of dtype, combine template, dtype kinds): a
+# cumulative scan along one axis (params `axis`, `reverse`) kept in one running accumulator.
+# The template reads `{acc}`, the operand `{x}` (or `{x0}`, `{x1}`, ... for several) and
+# `{first}`, true at the scan's first step.
+scan_rules: dict[Primitive, tuple[Callable, str, str]] = {}
+
+
 # primitive -> fun(*operands, **params): the primitive written with fusible primitives.
 # Tier 1 traces it in place of the primitive (tier 0 keeps the primitive's NumPy impl), so
 # that a primitive with several results (threefry2x32) still fuses into kernels.
@@ -46,6 +53,22 @@ heavy_rules: set = set()
 
 def def_reduction(prim: Primitive, identity: Callable, combine: str):
     reduction_rules[prim] = (identity, combine)
+
+
+def def_scan(prim: Primitive, identity: Callable, combine: str, kinds: str = "fiu"):
+    """A cumulative scan: acc = combine(acc, x) from `identity`, each acc stored; `kinds`
+    are the dtype kinds it compiles for (others keep the NumPy impl)."""
+    scan_rules[prim] = (identity, combine, kinds)
+
+
+def scan_rule(eqn):
+    """The (identity, combine) of a scan equation that compiles, else None."""
+    rule = scan_rules.get(eqn.primitive)
+    dt = eqn.outputs[0].aval.dtype if rule is not None else None
+    # numba has no float16 arithmetic on the CPU.
+    if rule is None or dt.kind not in rule[2] or dt == np.float16:
+        return None
+    return rule[:2]
 
 
 def typed_const(value, dtype) -> str:

@@ -9,11 +9,14 @@ from jumba._src.compiler.lowering import (
     def_expansion,
     def_reduction,
     def_scalar,
+    def_scan,
     heavy_rules,
     typed_const,
 )
 from jumba._src.interpreters import ad
 from jumba._src.lax import ad_util, prng
+from jumba._src.lax import cumulative as cu
+from jumba._src.lax import cumulative_extrema as cx
 from jumba._src.lax import elementwise as ew
 from jumba._src.lax import reductions as red
 from jumba._src.lax import structural as st
@@ -274,5 +277,18 @@ def_reduction(red.reduce_max_p, _max_identity, "np.maximum({acc}, {x})")
 def_reduction(red.reduce_min_p, _min_identity, "np.minimum({acc}, {x})")
 def_reduction(red.reduce_and_p, lambda dt: True, "({acc} & {x})")
 def_reduction(red.reduce_or_p, lambda dt: False, "({acc} | {x})")
+
+# Cumulative scans, in NumPy's order and dtype (a float32 cumsum adds in float32). A float
+# sum starts from -0.0: the first result is then the first element itself, -0.0 included.
+def_scan(cu.cumsum_p, lambda dt: -0.0 if dt.kind == "f" else 0, "({acc} + {x})")
+def_scan(cu.cumprod_p, lambda dt: 1, "({acc} * {x})")
+def_scan(cx.cummax_p, _max_identity, "np.maximum({acc}, {x})")
+def_scan(cx.cummin_p, _min_identity, "np.minimum({acc}, {x})")
+# logaddexp as the impl's np.logaddexp.accumulate: max + log1p(exp(-|difference|)), so
+# stable; -inf while every element so far is -inf, then +inf from a +inf, nan from a nan.
+def_scan(cx.cumlogsumexp_p, lambda dt: -np.inf, "np.logaddexp({acc}, {x})", kinds="f")
+# h[i] = a[i] h[i-1] + b[i] (the derivatives of cumprod and cumlogsumexp): h starts at b, as
+# in the impl, not at a * 0 + b (nan for an infinite a, +0.0 for b = -0.0).
+def_scan(cu.linear_recurrence_p, lambda dt: 0, "({x1} if {first} else {x0} * {acc} + {x1})")
 
 from jumba._src.lax import lowering_rules_special as _special  # noqa: E402, F401

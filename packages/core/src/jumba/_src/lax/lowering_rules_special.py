@@ -5,7 +5,8 @@ Transcendental rules compute in float64 (`math.*` or a helper in
 kernel rounds to the output dtype, as the scipy impls do for float32. Every special
 function has a rule, the series and continued fractions (incomplete gamma and beta, zeta,
 polygamma) included: they are helpers with loops, called once per element inside the
-fused loop. The cumulative scans are not elementwise and have no rule here.
+fused loop. The cumulative scans compile as scans (`def_scan` in lowering_rules.py: a
+running accumulator along the axis), not elementwise.
 """
 
 from __future__ import annotations
