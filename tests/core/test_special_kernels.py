@@ -141,21 +141,23 @@ def test_igamma_grad_a_is_the_derivative_of_igamma(a, ratio):
     np.testing.assert_allclose(got["d"], got["fd"], rtol=1e-6, atol=1e-10)
 
 
-def test_incomplete_gamma_helpers_against_mpmath():
+def test_incomplete_gamma_kernels_against_mpmath():
     # Where the impls themselves are approximations (scipy's P in the far tail; dP/da
-    # where P is near 1), the helpers against 30-digit values.
+    # where P is near 1), the compiled family (the float64 program above: its kernel is
+    # cached) against 30-digit values.
     mp = pytest.importorskip("mpmath")
-    from jumba._src.compiler import kernel_helpers as kh
-
     mp.mp.dps = 30
-    for a, x in [(0.5, 0.3), (2.0, 5.0), (10.0, 8.0), (50.0, 60.0), (100.0, 100.0),
-                 (172.3, 305.4), (5.0, 30.0), (0.01, 0.5), (400.0, 410.0)]:
-        p = float(mp.gammainc(a, 0, x, regularized=True))
-        q = float(mp.gammainc(a, x, mp.inf, regularized=True))
-        d = float(mp.diff(lambda s, x=x: mp.gammainc(s, 0, x, regularized=True), a))
-        assert kh.igamma(a, x) == pytest.approx(p, rel=1e-12), (a, x)
-        assert kh.igammac(a, x) == pytest.approx(q, rel=1e-12), (a, x)
-        assert kh.igamma_grad_a(a, x) == pytest.approx(d, rel=1e-10), (a, x)
+    points = [(0.5, 0.3), (2.0, 5.0), (10.0, 8.0), (50.0, 60.0), (100.0, 100.0),
+              (172.3, 305.4), (5.0, 30.0), (0.01, 0.5), (400.0, 410.0), (25.6, 0.003)]
+    a, x = (np.array(v) for v in zip(*points))
+    got, _ = _run(_gamma_family, a, x)
+    for i, (ai, xi) in enumerate(points):
+        p = float(mp.gammainc(ai, 0, xi, regularized=True))
+        q = float(mp.gammainc(ai, xi, mp.inf, regularized=True))
+        d = float(mp.diff(lambda s, xi=xi: mp.gammainc(s, 0, xi, regularized=True), ai))
+        assert got["igamma"][i] == pytest.approx(p, rel=1e-12), (ai, xi)
+        assert got["igammac"][i] == pytest.approx(q, rel=1e-12), (ai, xi)
+        assert got["igamma_grad_a"][i] == pytest.approx(d, rel=1e-10), (ai, xi)
 
 
 # ---------------------------------------------------------------------------------------
