@@ -24,9 +24,26 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
+from jumba._src.compiler import kernel_helpers_special as _special
+from jumba._src.compiler.kernel_helpers_special import (  # noqa: F401 (kernels call _kh.*)
+    bessel_i0e,
+    bessel_i1e,
+    betainc,
+    digamma,
+    erf_inv,
+    igamma,
+    igamma_grad_a,
+    igammac,
+    mulhi64,
+    ndtri,
+    polygamma,
+    zeta,
+)
 from jumba._src.lax.elementwise import ERF_INV_F32_CENTRAL, ERF_INV_F32_TAIL
 
-HELPERS_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+# Both files' bytes: the special-function helpers live in their own module.
+HELPERS_VERSION = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(_special.__file__).read_bytes()).hexdigest()[:12]
 
 # The float32 helpers are inlined into the kernel by numba itself (`inline="always"`):
 # called as functions, LLVM inlined them only sometimes (never once loaded from numba's disk
@@ -320,37 +337,8 @@ def tan_f32(x):
 
 
 # ---------------------------------------------------------------------------------------
-# Special functions in float64 (kernels round the result to the output dtype)
-
-# Bernoulli-number terms of digamma's asymptotic series: B_2k / (2k), k = 1..7.
-_PSI_ASYMPTOTIC = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
-
-
-@_jit
-def digamma(x):
-    """The digamma function psi(x) (scipy.special.digamma's conventions at the poles)."""
-    x = np.float64(x)
-    if x == 0.0:
-        return -np.inf if not math.copysign(1.0, x) < 0 else np.inf
-    shift = 0.0
-    if x < 0.0:
-        if x == math.floor(x):
-            return np.nan
-        # Reflection: psi(x) = psi(1 - x) - pi / tan(pi x), with tan's argument reduced
-        # (exactly) to the distance from the nearest integer: accurate near every pole.
-        r = x - math.floor(x + 0.5)
-        shift = -math.pi / math.tan(math.pi * r)
-        x = 1.0 - x
-    while x < 10.0:  # recurrence psi(x) = psi(x + 1) - 1/x up to the asymptotic range
-        shift -= 1.0 / x
-        x += 1.0
-    if x == np.inf:
-        return np.inf
-    z = 1.0 / (x * x)
-    s = 0.0
-    for k in range(len(_PSI_ASYMPTOTIC) - 1, -1, -1):
-        s = s * z + _PSI_ASYMPTOTIC[k]
-    return shift + math.log(x) - 0.5 / x - s * z
+# Special functions in float64 (kernels round the result to the output dtype); digamma and
+# the series / continued-fraction ones are in kernel_helpers_special.py
 
 
 @_jit

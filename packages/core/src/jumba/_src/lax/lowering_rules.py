@@ -259,10 +259,12 @@ def _trig_f32(name):
 
 
 def _erf_inv(args, params, in_avals, out_aval):
-    # float32 (and narrower) only: XLA's float32 algorithm with a vectorisable log1p (see
-    # compiler/kernel_helpers.py); float64 keeps scipy's erfinv between kernels.
-    if out_aval.dtype.kind != "f" or out_aval.dtype.itemsize > 4:
+    # float32 (and narrower): XLA's float32 algorithm with a vectorisable log1p (see
+    # compiler/kernel_helpers.py); float64: the normal quantile's helper, refined on erf.
+    if out_aval.dtype.kind != "f":
         return None
+    if out_aval.dtype.itemsize > 4:
+        return f"_kh.erf_inv(np.float64({args[0]}))"
     return f"_kh.erf_inv_f32(np.float32({args[0]}))"
 
 

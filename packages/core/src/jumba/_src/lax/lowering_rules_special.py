@@ -1,12 +1,12 @@
 """Kernel lowering rules of the special-function, complex and bit families.
 
 Transcendental rules compute in float64 (`math.*` or a helper in
-`compiler/kernel_helpers.py`, called as `_kh.<name>`) and the kernel rounds to the output
-dtype, as the scipy impls do for float32. Primitives left without a rule (their tier-1
-programs call the NumPy/SciPy impl between kernels): polygamma, igamma, igammac,
-igamma_grad_a, regularized_incomplete_beta, zeta, bessel_i0e, bessel_i1e and ndtri (series
-and continued fractions with no short scalar form). The cumulative scans compile as scans
-(`def_scan` in lowering_rules.py: a running accumulator along the axis), not elementwise.
+`compiler/kernel_helpers.py` / `kernel_helpers_special.py`, called as `_kh.<name>`) and the
+kernel rounds to the output dtype, as the scipy impls do for float32. Every special
+function has a rule, the series and continued fractions (incomplete gamma and beta, zeta,
+polygamma) included: they are helpers with loops, called once per element inside the
+fused loop. The cumulative scans compile as scans (`def_scan` in lowering_rules.py: a
+running accumulator along the axis), not elementwise.
 """
 
 from __future__ import annotations
@@ -34,8 +34,27 @@ for _p, _t in [
     (special.lgamma_p, "math.lgamma({0})"),
     (special.digamma_p, "_kh.digamma({0})"),
     (special.log_ndtr_p, "_kh.log_ndtr({0})"),
+    (special.polygamma_p, "_kh.polygamma({0}, {1})"),
+    (special.igamma_p, "_kh.igamma({0}, {1})"),
+    (special.igammac_p, "_kh.igammac({0}, {1})"),
+    (special.igamma_grad_a_p, "_kh.igamma_grad_a({0}, {1})"),
+    (special.regularized_incomplete_beta_p, "_kh.betainc({0}, {1}, {2})"),
+    (special.bessel_i0e_p, "_kh.bessel_i0e({0})"),
+    (special.bessel_i1e_p, "_kh.bessel_i1e({0})"),
+    (special.zeta_p, "_kh.zeta({0}, {1})"),
 ]:
     def_scalar(_p, _float_via_f64(_t))
+
+
+def _ndtri(args, params, in_avals, out_aval):
+    # A float32 result needs no Halley step on erf/erfc (the rational approximation is
+    # within 1.2e-9): several times faster.
+    if out_aval.dtype.kind != "f":
+        return None
+    return f"_kh.ndtri(np.float64({args[0]}), {out_aval.dtype.itemsize == 8})"
+
+
+def_scalar(special.ndtri_p, _ndtri)
 
 
 def _sinc_maclaurin(args, params, in_avals, out_aval):
@@ -72,10 +91,13 @@ def _integer_only(template):
 
 
 def _mulhi(args, params, in_avals, out_aval):
-    # Below 64 bits the product fits a 64-bit integer; 64-bit operands keep the impl.
+    # Below 64 bits the product fits a 64-bit integer; 64-bit operands take a 128-bit
+    # multiply (an LLVM intrinsic in the helpers).
     dt = in_avals[0].dtype
-    if dt.kind not in "iu" or dt.itemsize == 8:
+    if dt.kind not in "iu":
         return None
+    if dt.itemsize == 8:
+        return f"_kh.mulhi64(np.{dt.name}({args[0]}), np.{dt.name}({args[1]}))"
     wide = "np.int64" if dt.kind == "i" else "np.uint64"
     return f"(({wide}({args[0]}) * {wide}({args[1]})) >> {8 * dt.itemsize})"
 

@@ -16,12 +16,19 @@ from jumba._src.lax.elementwise import _c, _float, standard_op
 
 
 def _scipy(name, nargs=1):
-    """A NumPy implementation calling scipy.special.<name>, in the operand's dtype."""
+    """A NumPy implementation calling scipy.special.<name>, rounded to the operand's dtype.
+
+    Narrower floats are computed in float64, as the kernels' helpers do: most of scipy's
+    float32 loops cast to double anyway, but betainc's (Boost, in single precision) is off
+    by thousands of ulp where float64 rounded is within one."""
     def impl(*xs):
         import scipy.special as sc
 
+        dt = xs[-1].dtype
+        if dt.kind == "f" and dt.itemsize < 8:
+            xs = [x.astype(np.float64) for x in xs]
         with np.errstate(all="ignore"):
-            return np.asarray(getattr(sc, name)(*xs)).astype(xs[-1].dtype, copy=False)
+            return np.asarray(getattr(sc, name)(*xs)).astype(dt, copy=False)
 
     impl.__name__ = f"_{name}_impl"
     return impl
@@ -95,13 +102,16 @@ def _igamma_grad_a_impl(a, x):
     out = np.zeros(a64.shape)
     with np.errstate(all="ignore"):
         logx = np.log(x64)
-        n_max = int(np.clip(np.nanmax(x64, initial=0.0) + 12 * np.sqrt(
-            np.nanmax(x64, initial=0.0)) + 60, 60, 20000))
+        # Only finite positive x and a have terms (an infinite or nan one would make them
+        # all nan and run the loop to its cap).
+        summed = (x64 > 0) & np.isfinite(x64) & (a64 > 0) & np.isfinite(a64)
+        x_max = np.max(x64, where=summed, initial=0.0)
+        n_max = int(np.clip(x_max + 12 * np.sqrt(x_max) + 60, 60, 20000))
         for n in range(n_max):
             an = a64 + n
             log_term = an * logx - x64 - sc.gammaln(an + 1)
             term = np.exp(log_term) * (logx - sc.digamma(an + 1))
-            term = np.where(x64 > 0, term, 0.0)
+            term = np.where(summed, term, 0.0)
             out += term
             if n > 20 and np.all(np.abs(term) <= 1e-17 * np.maximum(np.abs(out), 1e-300)):
                 break
