@@ -274,3 +274,17 @@ def_reduction(red.reduce_and_p, lambda dt: True, "({acc} & {x})")
 def_reduction(red.reduce_or_p, lambda dt: False, "({acc} | {x})")
 
 from jumba._src.lax import lowering_rules_special as _special  # noqa: E402, F401
+
+
+def _tanh(args, params, in_avals, out_aval):
+    # float32: the vectorisable helper (numba's scalar np.tanh calls libm per element,
+    # ~15x slower in a loop; the helper is within 1 ulp); other dtypes: libm.
+    dt = out_aval.dtype
+    if dt.kind not in "fc":
+        return None
+    if dt == np.float32:
+        return f"_kh.tanh_f32(np.float32({args[0]}))"
+    return f"np.tanh({args[0]})"
+
+
+def_scalar(ew.tanh_p, _tanh)
