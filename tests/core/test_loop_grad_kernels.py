@@ -57,38 +57,40 @@ def _accumulate(carry, x):
     contraction over a size-1 axis), transposed and plain matrix-vector products, the
     product first, a short contraction (unrolled), and a carry that its own product reads
     (must not be updated in place)."""
-    dW, v, u, w, s, h = carry
-    A, g, y, Z, B = x["A"], x["g"], x["y"], x["Z"], x["B"]
+    dW, v, u, w, s, h, b = carry
+    A, g, y, Z, B, C = x["A"], x["g"], x["y"], x["Z"], x["B"], x["C"]
     dW = dW + lax.dot_general(g[:, None], y[:, None], (((1,), (1,)), ((), ())))  # (N, M)
     v = v + lax.dot_general(A, g, (((0,), (0,)), ((), ())))  # (M,) += A^T g
     u = A @ y + u  # (N,) += (N, M) (M,): the matvec helper, product first
     w = w + B @ Z  # (N, M) += (N, K) (K, M): K <= SMALL_DOT, unrolled
     s = s + jnp.dot(s, A) @ A.T  # (N,): reads its own carry, no in-place accumulation
     h = h * 0.5 + A @ y  # (N,): the carry is read by the scaling, not the add
-    return (dW, v, u, w, s * 0.5, h), jnp.sum(s)
+    b = b + lax.dot_general(C, A, (((2,), (1,)), ((1,), (0,))))  # (N, K): batch axis N
+    return (dW, v, u, w, s * 0.5, h, b), jnp.sum(s)
 
 
 def _accumulate_ref(carry, xs):
-    dW, v, u, w, s, h = (np.asarray(c, np.float64) for c in carry)
+    dW, v, u, w, s, h, b = (np.asarray(c, np.float64) for c in carry)
     ys = []
     for t in range(len(xs["g"])):
-        A, g, y, Z, B = (np.asarray(xs[k][t], np.float64) for k in "AgyZB")
+        A, g, y, Z, B, C = (np.asarray(xs[k][t], np.float64) for k in "AgyZBC")
         dW = dW + np.outer(g, y)
         v = v + A.T @ g
         u = A @ y + u
         w = w + B @ Z
         s = s + (s @ A) @ A.T
         h = h * 0.5 + A @ y
+        b = b + np.einsum("knm,nm->nk", C, A)
         ys.append(s.sum())
         s = s * 0.5
-    return (dW, v, u, w, s, h), np.array(ys)
+    return (dW, v, u, w, s, h, b), np.array(ys)
 
 
 def _accumulate_args(rng, length, dtype):
     r = lambda *shape: (rng.standard_normal(shape) * 0.3).astype(dtype)  # noqa: E731
-    carry = (r(N, M), r(M), r(N), r(N, M), r(N), r(N))
+    carry = (r(N, M), r(M), r(N), r(N, M), r(N), r(N), r(N, K))
     xs = {"A": r(length, N, M), "g": r(length, N), "y": r(length, M), "Z": r(length, K, M),
-          "B": r(length, N, K)}
+          "B": r(length, N, K), "C": r(length, K, N, M)}
     return carry, xs
 
 
@@ -120,19 +122,46 @@ def test_accumulations_write_into_the_carry_buffers_without_temporaries():
     prologue, body = src.split("def kernel(")[1].split("range(n_iter)")
     # The carries' buffers: filled from the inputs before the loop (in carry order).
     names = re.findall(r"(buf\d+)\[j\d+\] = a\d+\[j\d+\]", prologue)
-    dW, v, u, w, s, h = names
+    dW, v, u, w, s, h, b = names
     lines = [line.strip() for line in body.splitlines()]
-    for c in (dW, v, w):  # summed into the carry inside the product's own loop nest
+    for c in (dW, v, w, b):  # summed into the carry inside the product's own loop nest
         assert any(line.startswith(f"{c}[") and "] += " in line for line in lines), c
     assert "matvec_acc_float32(row" in body and f", {u})" in body  # u += A @ y
     # Two matrix-sized buffers: the dW and w carries (no product temporary to add from).
     assert prologue.count("np.empty(d0*d1") == 2, prologue
     # No copy back into an accumulated carry at the end of the step.
-    for c in (dW, v, u, w):
+    for c in (dW, v, u, w, b):
         assert not any(line.startswith(f"{c}[") and "] = " in line for line in lines), c
     # The carry that its own product reads is not accumulated in place, nor is `v`
     # zeroed: its old value is the sum's start.
     assert not any(line.startswith(f"{s}[") and "+=" in line for line in lines)
+
+
+def _while_accumulate(A, v, n):
+    def body(c):
+        i, acc, v = c
+        return i + 1, acc + lax.dot_general(A, v, (((0,), (0,)), ((), ()))), jnp.tanh(v + acc)
+
+    return lax.while_loop(lambda c: c[0] < n, body, (0, jnp.zeros(A.shape[1], A.dtype), v))
+
+
+@pytest.mark.numba
+@_SETTINGS
+@given(n=st.integers(0, 12), seed=st.integers(0, 2**16))
+def test_while_loop_accumulates_into_its_carry(n, seed):
+    rng = np.random.default_rng(seed)
+    A = (rng.standard_normal((M, M)) * 0.3).astype(np.float32)
+    v = rng.standard_normal(M).astype(np.float32)
+    _, acc, v1 = _tier1(_while_accumulate, A, v, np.int32(n))
+    _, acc0, v0 = _tier0(_while_accumulate, A, v, np.int32(n))
+    ref_acc, ref_v = np.zeros(M), v.astype(np.float64)
+    for _ in range(n):
+        ref_acc, ref_v = ref_acc + A.T @ ref_v, np.tanh(ref_v + ref_acc)
+    for got, t0, ref in ((acc, acc0, ref_acc), (v1, v0, ref_v)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(t0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-4, atol=1e-4)
+    src = _loop_source(_while_accumulate, A, v, np.int32(n))
+    assert src.count("] += ") == 1 and "_kh.tanh_f32(" in src
 
 
 # ---------------------------------------------------------------------------------------
