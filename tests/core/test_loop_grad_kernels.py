@@ -20,6 +20,8 @@ import jumba as jb
 import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import fusion, loops, passes
+from jumba._src.compiler.loop_body import Val
+from jumba._src.compiler.loop_carry import carry_updates
 from jumba._src.compiler.tier1 import Tier1Executable
 
 _SETTINGS = settings(max_examples=6, deadline=None)
@@ -135,6 +137,22 @@ def test_accumulations_write_into_the_carry_buffers_without_temporaries():
     # The carry that its own product reads is not accumulated in place, nor is `v`
     # zeroed: its old value is the sum's start.
     assert not any(line.startswith(f"{s}[") and "+=" in line for line in lines)
+
+
+def test_only_products_the_loop_nests_handle_accumulate():
+    # Above the limit a product goes to BLAS (another path): its add must stay.
+    def step(acc, A, x):
+        return acc + lax.dot_general(A, x, (((0,), (0,)), ((), ()))), x
+
+    args = (np.zeros(M, np.float32), np.ones((N, M), np.float32), np.ones(N, np.float32))
+    jaxpr = jb.make_jaxpr(step)(*args).jaxpr
+    env = {v: Val(f"a{i}", tuple(f"d{k}" for k in v.aval.shape), v.aval.dtype)
+           for i, v in enumerate(jaxpr.invars)}
+    for limit, expect in ((N * M, 1), (N * M - 1, 0)):
+        in_place, accumulate, absorbed = carry_updates(jaxpr, {0: 0}, env, limit)
+        assert len(accumulate) == len(absorbed) == expect
+        # Otherwise the add itself still writes over the carry (elementwise, in place).
+        assert [e.primitive.name for e in in_place] == ([] if expect else ["add"])
 
 
 def _while_accumulate(A, v, n):

@@ -229,7 +229,8 @@ class _Body:
         # the outer body's equations.)
         saved = self.in_place, self.accumulate, self.absorbed
         if carry_pos:
-            self.in_place, self.accumulate, self.absorbed = carry_updates(jaxpr, carry_pos, env)
+            self.in_place, self.accumulate, self.absorbed = carry_updates(
+                jaxpr, carry_pos, env, MAX_DOT_WORK)
         for eqn in jaxpr.eqns:
             self.eqn(eqn, env)
         self.in_place, self.accumulate, self.absorbed = saved

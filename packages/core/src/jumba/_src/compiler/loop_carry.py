@@ -17,16 +17,20 @@ temporary that the new value would be built in:
 
 from __future__ import annotations
 
+import math
+
 from jumba._src.compiler.lowering import scalar_rules
 from jumba._src.core import Literal
 
 _ACCUMULATING_ADDS = ("add", "add_any")
 
 
-def carry_updates(jaxpr, carry_pos, env) -> tuple[dict, dict, dict]:
+def carry_updates(jaxpr, carry_pos, env, max_dot_work) -> tuple[dict, dict, dict]:
     """For the carries (invar position -> outvar position `carry_pos`; buffers in `env`):
     (elementwise equation -> carry buffer it writes over, dot_general equation -> carry
-    buffer it accumulates into, absorbed add equation -> that carry buffer)."""
+    buffer it accumulates into, absorbed add equation -> that carry buffer). Only products
+    of up to `max_dot_work` multiply-adds accumulate (the loop nests that do it); larger
+    ones go elsewhere, and their add stays."""
     uses: dict = {}
     for e in jaxpr.eqns:
         for v in e.inputs:
@@ -47,7 +51,7 @@ def carry_updates(jaxpr, carry_pos, env) -> tuple[dict, dict, dict]:
                 or uses.get(ov) != 1 or len(e.outputs) != 1 or e in in_place
                 or e in absorbed):
             continue
-        dot = _accumulated_dot(e, cv, ov, uses, producer)
+        dot = _accumulated_dot(e, cv, ov, uses, producer, max_dot_work)
         if dot is not None and dot not in accumulate:
             accumulate[dot] = absorbed[e] = c
         elif (e.primitive in scalar_rules
@@ -56,7 +60,7 @@ def carry_updates(jaxpr, carry_pos, env) -> tuple[dict, dict, dict]:
     return in_place, accumulate, absorbed
 
 
-def _accumulated_dot(add, cv, ov, uses, producer):
+def _accumulated_dot(add, cv, ov, uses, producer, max_dot_work):
     """The dot_general equation of `ov = add(cv, dot)` (either order) whose product only
     this add reads, with the carry's shape and dtype; None if `add` is not that."""
     if add.primitive.name not in _ACCUMULATING_ADDS or len(add.inputs) != 2:
@@ -75,5 +79,9 @@ def _accumulated_dot(add, cv, ov, uses, producer):
     if (dot is None or dot.primitive.name != "dot_general"
             or other.aval.shape != ov.aval.shape or other.aval.dtype != ov.aval.dtype
             or cv.aval.shape != ov.aval.shape or cv.aval.dtype != ov.aval.dtype):
+        return None
+    (xc, _), _ = dot.params["dimension_numbers"]
+    xshape = dot.inputs[0].aval.shape
+    if math.prod(ov.aval.shape) * math.prod(xshape[a] for a in xc) > max_dot_work:
         return None
     return dot
