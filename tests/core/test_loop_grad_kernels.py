@@ -222,19 +222,17 @@ def test_rnn_backward_sweep_accumulates_weight_cotangents_in_place():
 
 
 @pytest.mark.numba
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @settings(max_examples=3, deadline=None)
 @given(length=st.integers(2, 40), seed=st.integers(0, 2**16))
-def test_rnn_grad_on_tier1_matches_tier0_and_finite_differences(dtype, length, seed):
+def test_rnn_grad_on_tier1_matches_tier0_and_finite_differences(length, seed):
+    # float32 (float64 accumulation is covered above: one compile less in CI).
     rng = np.random.default_rng(seed)
-    args = _rnn_args(rng, 16, 9, length, dtype)
+    args = _rnn_args(rng, 16, 9, length, np.float32)
     grad = jb.grad(_rnn_loss, argnums=(0, 1))
-    with jb.enable_x64(dtype == np.float64):
-        dW, dU = _tier1(grad, *args, expect_loops=2)
-        dW0, dU0 = _tier0(grad, *args)
-    tol = 1e-4 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(np.asarray(dW), np.asarray(dW0), rtol=tol, atol=tol)
-    np.testing.assert_allclose(np.asarray(dU), np.asarray(dU0), rtol=tol, atol=tol)
+    dW, dU = _tier1(grad, *args, expect_loops=2)
+    dW0, dU0 = _tier0(grad, *args)
+    np.testing.assert_allclose(np.asarray(dW), np.asarray(dW0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(dU), np.asarray(dU0), rtol=1e-4, atol=1e-4)
     # Directional derivatives by central differences of the float64 loss.
     W, U, h0, xs = (np.asarray(a, np.float64) for a in args)
     eps = 1e-6
@@ -243,7 +241,7 @@ def test_rnn_grad_on_tier1_matches_tier0_and_finite_differences(dtype, length, s
         fd = (_rnn_loss_ref(W + eps * tW, U + eps * tU, h0, xs)
               - _rnn_loss_ref(W - eps * tW, U - eps * tU, h0, xs)) / (2 * eps)
         got = np.sum(np.asarray(dW, np.float64) * tW) + np.sum(np.asarray(dU, np.float64) * tU)
-        np.testing.assert_allclose(got, fd, rtol=1e-3 if dtype == np.float32 else 1e-6)
+        np.testing.assert_allclose(got, fd, rtol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------
