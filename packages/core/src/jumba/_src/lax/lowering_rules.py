@@ -277,8 +277,9 @@ from jumba._src.lax import lowering_rules_special as _special  # noqa: E402, F40
 
 
 def _tanh(args, params, in_avals, out_aval):
-    # float32: the vectorisable helper (numba's scalar np.tanh calls libm per element,
-    # ~15x slower in a loop; the helper is within 1 ulp); other dtypes: libm.
+    # Replaces the libm template registered above. float32: the vectorisable helper
+    # (numba's scalar np.tanh calls libm per element, ~13x slower in a loop; the helper is
+    # within 1 ulp); other dtypes: libm.
     dt = out_aval.dtype
     if dt.kind not in "fc":
         return None
