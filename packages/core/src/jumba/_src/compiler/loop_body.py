@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jumba._src.compiler.loop_carry import carry_updates
 from jumba._src.compiler.lowering import (
     cast,
     expansion_rules,
@@ -91,9 +92,10 @@ class _Emitter:
         self.workspace: dict = {}  # dtype name -> {buffer name: size expression}
         self.helpers: dict = {}  # name -> source
 
-    def matvec_helper(self, dtype) -> str:
+    def matvec_helper(self, dtype, accumulate=False) -> str:
+        """out = x @ y (x: rows by n, row-major), or out += x @ y if `accumulate`."""
         dt = np.dtype(dtype).name
-        name = f"matvec_{dt}"
+        name = f"matvec{'_acc' if accumulate else ''}_{dt}"
         self.helpers[name] = (
             "@numba.njit(cache=True, nogil=True, error_model='numpy', "
             "fastmath={'reassoc', 'contract'})\n"
@@ -102,7 +104,7 @@ class _Emitter:
             f"        acc = {typed_const(0, dt)}\n"
             "        for k in range(n):\n"
             "            acc += x[r * n + k] * y[k]\n"
-            "        out[r] = acc\n")
+            f"        out[r] {'+=' if accumulate else '='} acc\n")
         return name
 
     def dot_helper(self, dtype) -> str:
@@ -208,6 +210,8 @@ class _Body:
     def __init__(self, em: _Emitter, lines: list, ind: int):
         self.em, self.lines, self.ind = em, lines, ind
         self.in_place: dict = {}  # equation -> the carry buffer it writes its result into
+        self.accumulate: dict = {}  # dot_general equation -> the carry buffer it adds into
+        self.absorbed: dict = {}  # `carry + product` equation -> that carry (nothing to do)
         # The elementwise loop that the next elementwise op of the same shape joins, while
         # nothing else has been emitted after it: (shape, index, end, {buffer: local}).
         self.open_loop = None
@@ -223,9 +227,15 @@ class _Body:
         for v, c in zip(jaxpr.constvars, closed.consts):
             env[v] = self.const(np.asarray(c), v.aval)
         env.update(zip(jaxpr.invars, args))
-        self.in_place = _in_place_updates(jaxpr, carry_pos, env) if carry_pos else {}
+        # (An inner body, e.g. an expansion rule's, keeps the outer maps: their keys are
+        # the outer body's equations.)
+        saved = self.in_place, self.accumulate, self.absorbed
+        if carry_pos:
+            self.in_place, self.accumulate, self.absorbed = carry_updates(
+                jaxpr, carry_pos, env, MAX_DOT_WORK)
         for eqn in jaxpr.eqns:
             self.eqn(eqn, env)
+        self.in_place, self.accumulate, self.absorbed = saved
         return [self.em.read(v, env) for v in jaxpr.outvars]
 
     def const(self, c, aval) -> Val:
@@ -242,6 +252,9 @@ class _Body:
         prim = eqn.primitive
         name = prim.name
         em.num_ops += 1
+        if eqn in self.absorbed:  # its product was accumulated into the carry already
+            env[eqn.outputs[0]] = self.absorbed[eqn]
+            return
         ins = [em.read(v, env) for v in eqn.inputs]
         if prim in expansion_rules:
             from jumba._src.interpreters import partial_eval as pe
@@ -538,7 +551,11 @@ class _Body:
             raise Unsupported(f"dot_general of {work} multiply-adds (BLAS is faster)")
         xf = [a for a in range(len(x.shape)) if a not in xc and a not in xb]
         yf = [b for b in range(len(y.shape)) if b not in yc and b not in yb]
-        out = self.em.new_value(aval)
+        into = self.accumulate.get(eqn)
+        # `carry + this product`: add into the carry's buffer (seen in the product's shape).
+        out = (Val(into.name, self.em.syms(aval.shape), aval.dtype) if into is not None
+               else self.em.new_value(aval))
+        put = "+=" if into is not None else "="
         xi, yi = [None] * len(x.shape), [None] * len(y.shape)
         oidx: list[str] = []
         depth = [0]
@@ -573,7 +590,7 @@ class _Body:
             # reassociate its sums (as BLAS and XLA do), so that they vectorise instead of
             # waiting on one add at a time (~10x faster at 64x64, measured).
             rows = _prod([x.shape[a] for a in xf])
-            helper = self.em.matvec_helper(aval.dtype)
+            helper = self.em.matvec_helper(aval.dtype, accumulate=into is not None)
             self.emit(f"{helper}({x.name}, {y.name}, {x.shape[xc[0]]}, {rows}, {out.name})")
             return [out]
         for a, b in zip(xb, yb):
@@ -585,13 +602,15 @@ class _Body:
         ye = lambda: cast(self.em.elem(y, _flat_index(yi, y.shape)), aval.dtype)  # noqa: E731
         if out.shape and xc and (len(big_shape) - 1) not in big_c:
             # The larger operand is contiguous along a free axis: zero this batch block of
-            # the output, then accumulate with that axis innermost (a strided dot product
-            # would not vectorise).
+            # the output (unless accumulating into a carry), then accumulate with that
+            # axis innermost (a strided dot product would not vectorise; rows of a matrix
+            # used transposed are added in turn, axpy-style, as BLAS does).
             nb = len(oidx)
             lines: list[str] = []
-            _nest(lines, out.shape[nb:], self.ind + depth[0], lambda idx: [
-                f"{out.name}[{_flat_index(oidx + idx, out.shape)}] = "
-                f"{typed_const(0, aval.dtype)}"], self.em)
+            if into is None:
+                _nest(lines, out.shape[nb:], self.ind + depth[0], lambda idx: [
+                    f"{out.name}[{_flat_index(oidx + idx, out.shape)}] = "
+                    f"{typed_const(0, aval.dtype)}"], self.em)
             self.lines.extend(lines)
             contract()
             free()
@@ -609,8 +628,14 @@ class _Body:
                 xi[xc[0]] = yi[yc[0]] = str(k)
                 terms.append(f"{xe()} * {ye()}")
             e = " + ".join(terms)
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {e}" if out.shape
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {e}" if out.shape
                       else f"{out.name} = {cast(e, aval.dtype)}", depth[0])
+            return [out]
+        if n_contract == 1 and out.shape:
+            # Nothing to sum (an outer product): one product per element, no accumulator.
+            contract()
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {xe()} * {ye()}",
+                      depth[0])
             return [out]
         if (len(xc) == 1 and _innermost(x.shape, xc[0]) and _innermost(y.shape, yc[0])
                 and x.shape[xc[0]] != "1" and aval.dtype.kind == "f"
@@ -622,7 +647,7 @@ class _Body:
             helper = self.em.dot_helper(aval.dtype)
             self.emit(f"{acc} = {helper}({x.name}, {_flat_index(xi, x.shape)}, {y.name}, "
                       f"{_flat_index(yi, y.shape)}, {x.shape[xc[0]]})", depth[0])
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {acc}" if out.shape
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {acc}" if out.shape
                       else f"{out.name} = {acc}", depth[0])
             return [out]
         self.emit(f"{acc} = {typed_const(0, aval.dtype)}", depth[0])
@@ -632,7 +657,7 @@ class _Body:
         if not out.shape:
             self.emit(f"{out.name} = {acc}", outer)
         else:
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {acc}", outer)
+            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {acc}", outer)
         return [out]
 
     def _cond(self, eqn, ins):
@@ -757,34 +782,6 @@ class _Body:
         new = sub.closed(p["body_jaxpr"], bc + carry, {nbc + k: k for k in range(len(carry))})
         self._update_carry(carry, new, self.ind + 1)
         return carry
-
-
-def _in_place_updates(jaxpr, carry_pos, env) -> dict:
-    """Equations that may write their result over a carry: elementwise (same shape, no
-    broadcasting) and making the carry's new value, where that equation is the only reader
-    of the carry and the new value is no other output. Element j of the carry is then read
-    just before element j of its new value is written: no copy at the end of the step."""
-    uses: dict = {}
-    for e in jaxpr.eqns:
-        for v in e.inputs:
-            if not isinstance(v, Literal):
-                uses[v] = uses.get(v, 0) + 1
-    for v in jaxpr.outvars:
-        if not isinstance(v, Literal):
-            uses[v] = uses.get(v, 0) + 1
-    producer = {o: e for e in jaxpr.eqns for o in e.outputs}
-    out = {}
-    for i, k in carry_pos.items():
-        cv, ov = jaxpr.invars[i], jaxpr.outvars[k]
-        e = producer.get(ov) if not isinstance(ov, Literal) else None
-        c = env[cv]
-        if (e is None or c.scalar or c.splat or uses.get(cv) != 1 or cv not in e.inputs
-                or uses.get(ov) != 1 or e.primitive not in scalar_rules
-                or len(e.outputs) != 1 or e in out
-                or any(v.aval.shape not in ((), ov.aval.shape) for v in e.inputs)):
-            continue
-        out[e] = c
-    return out
 
 
 _HANDLERS = {name: "_" + name for name in (

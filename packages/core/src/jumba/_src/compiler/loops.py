@@ -20,7 +20,10 @@ a helper compiled with `fastmath={'reassoc', 'contract'}` (a sum in order waits 
 add: ~10x slower at 64x64), and nothing else is reassociated; each buffer is its own
 `np.empty` in the prologue (slices of one workspace defeat LLVM's alias analysis: 8x
 slower loops); carries are copied, not swapped (swapping array variables made loops ~30x
-slower).
+slower), except that a carry's new value may be written over it (`loop_carry.py`): by an
+elementwise op, or, for `carry + dot_general(...)` (a reverse sweep's weight cotangents),
+by the product accumulating into the carry's buffer with no temporary (the 1,000-step
+hidden-64 RNN's backward sweep: 2.5 -> 1.6 ms).
 
 The rule for what compiles (`loop_kernel` returns None otherwise and the loop stays on
 its NumPy implementation, orchestrated per iteration from Python):
