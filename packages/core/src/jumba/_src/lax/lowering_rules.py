@@ -11,6 +11,7 @@ from jumba._src.compiler.lowering import (
     def_scalar,
     heavy_rules,
     typed_const,
+    vector_f32_rules,
 )
 from jumba._src.interpreters import ad
 from jumba._src.lax import ad_util, prng
@@ -46,9 +47,9 @@ for _p, _t in [
     def_scalar(_p, _t)
 
 for _p, _t in [
-    (ew.exp_p, "np.exp({0})"), (ew.exp2_p, "np.exp2({0})"),
+    (ew.exp2_p, "np.exp2({0})"),
     (ew.expm1_p, "np.expm1({0})"),
-    (ew.tanh_p, "np.tanh({0})"), (ew.sin_p, "np.sin({0})"), (ew.cos_p, "np.cos({0})"),
+    (ew.sin_p, "np.sin({0})"), (ew.cos_p, "np.cos({0})"),
     (ew.tan_p, "np.tan({0})"), (ew.asin_p, "np.arcsin({0})"), (ew.acos_p, "np.arccos({0})"),
     (ew.atan_p, "np.arctan({0})"), (ew.sinh_p, "np.sinh({0})"), (ew.cosh_p, "np.cosh({0})"),
     (ew.asinh_p, "np.arcsinh({0})"), (ew.acosh_p, "np.arccosh({0})"),
@@ -67,7 +68,8 @@ def _logistic(args, params, in_avals, out_aval):
     if out_aval.dtype.kind != "f":
         return None
     x, one, zero = args[0], _const(1, out_aval), _const(0, out_aval)
-    e = f"np.exp(-np.abs({x}))"
+    e = f"_kh.exp_f32(-np.abs({x}))" if out_aval.dtype == np.float32 else \
+        f"np.exp(-np.abs({x}))"
     return f"(({one} if {x} >= {zero} else {e}) / ({one} + {e}))"
 
 
@@ -226,9 +228,9 @@ def _signed_shift(op):
     return rule
 
 
-def _vector_log(name):
-    # float32: the vectorisable helpers (numba's scalar log/log1p call libm per element,
-    # ~10x slower in a loop; the helpers are within 1.5 ulp); other dtypes: libm.
+def _vector_f32(name):
+    # float32: the vectorisable helpers (numba's scalar log/log1p/exp/tanh call libm per
+    # element, ~10x slower in a loop; the helpers are within 2 ulp); other dtypes: libm.
     def rule(args, params, in_avals, out_aval):
         dt = out_aval.dtype
         if dt.kind not in "fc":
@@ -253,8 +255,11 @@ def_scalar(ew.shift_right_logical_p, _signed_shift(">>"))
 def_scalar(ew.shift_right_arithmetic_p, _signed_shift("a>>"))
 def_scalar(ew.erf_inv_p, _erf_inv)
 heavy_rules.add(ew.erf_inv_p)
-def_scalar(ew.log_p, _vector_log("log"))
-def_scalar(ew.log1p_p, _vector_log("log1p"))
+def_scalar(ew.log_p, _vector_f32("log"))
+def_scalar(ew.log1p_p, _vector_f32("log1p"))
+def_scalar(ew.exp_p, _vector_f32("exp"))
+def_scalar(ew.tanh_p, _vector_f32("tanh"))
+vector_f32_rules.update([ew.log_p, ew.log1p_p, ew.exp_p, ew.tanh_p, ew.logistic_p])
 def_expansion(prng.threefry2x32_p, prng.threefry2x32_expanded)
 
 
