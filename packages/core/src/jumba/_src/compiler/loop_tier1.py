@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from jumba._src.compiler import inplace
+from jumba._src.compiler.lowering import vector_f32_rules
 
 # Whether tier-1 programs run their Python-driven loops' bodies at tier 1.
 ENABLED = True
@@ -90,7 +91,6 @@ def worth_control_node(eqn) -> bool:
 
 
 def _is_libm(eqn) -> bool:
-    from jumba._src.compiler.lowering import vector_f32_rules
     if eqn.primitive in vector_f32_rules and \
             all(o.aval.dtype == np.float32 for o in eqn.outputs):
         return False
