@@ -166,6 +166,7 @@ class Executable:
     def __init__(self, closed: ClosedJaxpr, nodes, name: str = "fun", kernels=(),
                  out_weak=None, unflatten=None, donated=()):
         name = function_name(name)
+        buffers.retain_freed_memory()  # programs' temporaries reuse warm memory
         self._debug_info = (closed, out_weak, unflatten)
         donated = [closed.jaxpr.invars[k] for k in donated]
         # Which donated inputs an update writes into: the caller must own those buffers.

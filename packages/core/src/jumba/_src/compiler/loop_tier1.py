@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from jumba._src.compiler import inplace
+from jumba._src.compiler.lowering import vector_f32_rules
 
 # Whether tier-1 programs run their Python-driven loops' bodies at tier 1.
 ENABLED = True
@@ -66,7 +67,10 @@ def _tier1(closed, donated=()):
 # NumPy has SIMD loops: measured on a PPO rollout step, a fused add+tanh over 1,024x64
 # took 2.6 ms against NumPy's 0.25 ms, making the tier-1 body 4x slower than tier 0
 # (a DQN step, ReLU and Adam, ran 2-3x faster at tier 1). In tier-1 bodies, fused groups
-# using them on large arrays are left to NumPy.
+# using them on large arrays are left to NumPy, except where the kernel's expression is a
+# vectorisable helper (`lowering.vector_f32_rules`: float32 exp, tanh, log, ...): there
+# fusion saves NumPy's pass over memory per primitive (the PPO update's tanh layers and
+# their derivatives, 16384x64: four NumPy calls per layer became one kernel).
 _LIBM = frozenset(["tanh", "exp", "exp2", "log", "log1p", "expm1", "logistic", "sin", "cos",
                    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh",
                    "atanh", "pow", "erf", "erfc", "erf_inv", "lgamma", "digamma", "cbrt"])
@@ -87,6 +91,9 @@ def worth_control_node(eqn) -> bool:
 
 
 def _is_libm(eqn) -> bool:
+    if eqn.primitive in vector_f32_rules and \
+            all(o.aval.dtype == np.float32 for o in eqn.outputs):
+        return False
     return eqn.primitive.name in _LIBM and any(
         getattr(o.aval, "size", 0) >= MIN_SIZE for o in eqn.outputs)
 

@@ -50,6 +50,10 @@ def def_scalar(prim: Primitive, template: str | Callable):
 # loop that reaches one after a long chain runs faster as two loops (see kernels.py).
 heavy_rules: set = set()
 
+# Primitives whose float32 kernel expression is a vectorisable helper (no libm call per
+# element): fused float32 chains through them beat NumPy's SIMD loops (see loop_tier1.py).
+vector_f32_rules: set = set()
+
 
 def def_reduction(prim: Primitive, identity: Callable, combine: str):
     reduction_rules[prim] = (identity, combine)

@@ -75,8 +75,13 @@ def _gather_impl(x, indices, *, dimension_numbers, slice_sizes, mode, fill_value
     batch_shape = indices.shape[:-1]
     nb = len(batch_shape)
     pairs = list(zip(dn.operand_batching_dims, dn.start_indices_batching_dims))
-    index, valid = _window_index(x.shape, indices, dn.start_index_map, pairs, slice_sizes, mode)
-    out = x[tuple(index)]
+    whole = _whole_slices_along(x.shape, dn.start_index_map, pairs, slice_sizes)
+    if whole is not None:
+        out, valid = _take_slices(x, indices, whole, mode)
+    else:
+        index, valid = _window_index(x.shape, indices, dn.start_index_map, pairs,
+                                     slice_sizes, mode)
+        out = x[tuple(index)]
     if not valid.all():
         fill = _default_fill(x.dtype) if fill_value is None else fill_value
         out = np.where(valid.reshape(batch_shape + (1,) * x.ndim), out,
@@ -85,6 +90,32 @@ def _gather_impl(x, indices, *, dimension_numbers, slice_sizes, mode, fill_value
     kept = tuple(k for d, k in enumerate(slice_sizes) if d not in drop)
     out = out.reshape(batch_shape + kept)
     return np.moveaxis(out, range(nb, nb + len(kept)), dn.offset_dims)
+
+
+def _whole_slices_along(shape, index_map, batching_pairs, sizes):
+    """The axis d when a gather takes whole slices of the operand at indices along d alone
+    (`x[idx]`, `jnp.take(x, idx, axis=d)`, a minibatch of shuffled rows), else None."""
+    if len(index_map) != 1 or batching_pairs:
+        return None
+    d = index_map[0]
+    if sizes[d] != 1 or any(k != n for e, (k, n) in enumerate(zip(sizes, shape)) if e != d):
+        return None
+    return d
+
+
+def _take_slices(x, indices, d, mode):
+    """`x[tuple(index)]` of `_window_index` (shape batch_shape + slice sizes) and the valid
+    mask, for whole slices along axis d: one np.take instead of an index array per operand
+    axis (a shuffled minibatch of 65,536 rows of 4 took 6.5 ms by index arrays)."""
+    batch_shape = indices.shape[:-1]
+    nb = len(batch_shape)
+    start = indices[..., 0].astype(np.int64, copy=False)
+    hi = x.shape[d] - 1
+    valid = ((start >= 0) & (start <= hi) if mode is GatherScatterMode.FILL_OR_DROP
+             else np.ones(batch_shape, bool))
+    out = np.take(x, np.clip(start, 0, hi), axis=d)  # x.shape[:d] + batch + x.shape[d+1:]
+    out = np.moveaxis(out, range(d, d + nb), range(nb))
+    return np.expand_dims(out, nb + d), valid
 
 
 @gather_p.def_abstract_eval

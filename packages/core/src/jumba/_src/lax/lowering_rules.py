@@ -12,6 +12,7 @@ from jumba._src.compiler.lowering import (
     def_scan,
     heavy_rules,
     typed_const,
+    vector_f32_rules,
 )
 from jumba._src.interpreters import ad
 from jumba._src.lax import ad_util, prng
@@ -49,9 +50,9 @@ for _p, _t in [
     def_scalar(_p, _t)
 
 for _p, _t in [
-    (ew.exp_p, "np.exp({0})"), (ew.exp2_p, "np.exp2({0})"),
+    (ew.exp2_p, "np.exp2({0})"),
     (ew.expm1_p, "np.expm1({0})"),
-    (ew.tanh_p, "np.tanh({0})"), (ew.asin_p, "np.arcsin({0})"), (ew.acos_p, "np.arccos({0})"),
+    (ew.asin_p, "np.arcsin({0})"), (ew.acos_p, "np.arccos({0})"),
     (ew.atan_p, "np.arctan({0})"), (ew.sinh_p, "np.sinh({0})"), (ew.cosh_p, "np.cosh({0})"),
     (ew.asinh_p, "np.arcsinh({0})"), (ew.acosh_p, "np.arccosh({0})"),
     (ew.atanh_p, "np.arctanh({0})"), (ew.sqrt_p, "np.sqrt({0})"),
@@ -69,7 +70,8 @@ def _logistic(args, params, in_avals, out_aval):
     if out_aval.dtype.kind != "f":
         return None
     x, one, zero = args[0], _const(1, out_aval), _const(0, out_aval)
-    e = f"np.exp(-np.abs({x}))"
+    e = f"_kh.exp_f32(-np.abs({x}))" if out_aval.dtype == np.float32 else \
+        f"np.exp(-np.abs({x}))"
     return f"(({one} if {x} >= {zero} else {e}) / ({one} + {e}))"
 
 
@@ -229,8 +231,8 @@ def _signed_shift(op):
 
 
 def _vector_f32(name):
-    # float32: the vectorisable helpers (numba's scalar log/log1p/sin/cos call libm per
-    # element, ~10x slower in a loop; the helpers are within 1.5 ulp); other dtypes: libm.
+    # float32: the vectorisable helpers (numba's scalar log/log1p/exp/tanh call libm per
+    # element, ~10x slower in a loop; the helpers are within 2 ulp); other dtypes: libm.
     def rule(args, params, in_avals, out_aval):
         dt = out_aval.dtype
         if dt.kind not in "fc":
@@ -277,6 +279,10 @@ def_scalar(ew.log_p, _vector_f32("log"))
 def_scalar(ew.log1p_p, _vector_f32("log1p"))
 for _p, _name in [(ew.sin_p, "sin"), (ew.cos_p, "cos"), (ew.tan_p, "tan")]:
     def_scalar(_p, _trig_f32(_name))
+def_scalar(ew.exp_p, _vector_f32("exp"))
+def_scalar(ew.tanh_p, _vector_f32("tanh"))
+vector_f32_rules.update([ew.log_p, ew.log1p_p, ew.exp_p, ew.tanh_p, ew.logistic_p, ew.sin_p,
+                         ew.cos_p, ew.tan_p])
 def_expansion(prng.threefry2x32_p, prng.threefry2x32_expanded)
 
 
@@ -310,17 +316,3 @@ def_scan(cu.linear_recurrence_p, lambda dt: 0, "({x1} if {first} else {x0} * {ac
 
 from jumba._src.lax import lowering_rules_special as _special  # noqa: E402, F401
 
-
-def _tanh(args, params, in_avals, out_aval):
-    # Replaces the libm template registered above. float32: the vectorisable helper
-    # (numba's scalar np.tanh calls libm per element, ~13x slower in a loop; the helper is
-    # within 1 ulp); other dtypes: libm.
-    dt = out_aval.dtype
-    if dt.kind not in "fc":
-        return None
-    if dt == np.float32:
-        return f"_kh.tanh_f32(np.float32({args[0]}))"
-    return f"np.tanh({args[0]})"
-
-
-def_scalar(ew.tanh_p, _tanh)
