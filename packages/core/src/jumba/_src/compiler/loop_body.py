@@ -241,6 +241,12 @@ class _Body:
         name = prim.name
         em.num_ops += 1
         ins = [em.read(v, env) for v in eqn.inputs]
+        if name in _SHIFTS and isinstance(eqn.inputs[1], Literal) and ins[1].scalar:
+            # A shift by a constant (Threefry's rotations) stays in the text: as a kernel
+            # argument it is a variable shift behind a range test in every iteration.
+            v = eqn.inputs[1]
+            ins[1] = Val(typed_const(np.asarray(v.val, v.aval.dtype)[()], v.aval.dtype), (),
+                         v.aval.dtype)
         if prim in expansion_rules:
             from jumba._src.interpreters import partial_eval as pe
 
@@ -261,7 +267,11 @@ class _Body:
         elif prim in scalar_rules and len(eqn.outputs) == 1:
             outs = [self._elementwise(eqn, ins)]
         else:
-            raise Unsupported(name)
+            from jumba._src.compiler.loop_ops import HANDLERS  # argmax, gather
+
+            if name not in HANDLERS:
+                raise Unsupported(name)
+            outs = HANDLERS[name](self, eqn, ins)
         env.update(zip(eqn.outputs, outs))
 
     def _elementwise(self, eqn, ins):
@@ -518,7 +528,7 @@ class _Body:
             raise Unsupported("complex dot")
         work = aval.size * math.prod(xa.shape[a] for a in xc)
         if work > MAX_DOT_WORK:
-            raise Unsupported(f"dot_general of {work} multiply-adds (BLAS is faster)")
+            return self._dot_general_blas(eqn, ins, work)
         xf = [a for a in range(len(x.shape)) if a not in xc and a not in xb]
         yf = [b for b in range(len(y.shape)) if b not in yc and b not in yb]
         out = self.em.new_value(aval)
@@ -617,6 +627,15 @@ class _Body:
         else:
             self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] = {acc}", outer)
         return [out]
+
+    def _dot_general_blas(self, eqn, ins, work):
+        """A large product: gemm called from the loop's function (`loop_blas.py`)."""
+        from jumba._src.compiler import loop_blas
+
+        outs = loop_blas.dot_general(self, eqn, ins)
+        if outs is None:
+            raise Unsupported(f"dot_general of {work} multiply-adds without a BLAS type")
+        return outs
 
     def _cond(self, eqn, ins):
         index, *ops = ins
@@ -769,6 +788,8 @@ def _in_place_updates(jaxpr, carry_pos, env) -> dict:
         out[e] = c
     return out
 
+
+_SHIFTS = frozenset(["shift_left", "shift_right_logical", "shift_right_arithmetic"])
 
 _HANDLERS = {name: "_" + name for name in (
     "broadcast_in_dim", "reshape", "squeeze", "expand_dims", "convert_element_type",

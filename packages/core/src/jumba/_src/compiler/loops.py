@@ -69,14 +69,18 @@ class LoopKernel:
     scalar_args: list = field(default_factory=list)  # integer constants passed as scalars
     num_ops: int = 0
     comment: str = ""
+    uses_blas: bool = False  # calls gemm (`loop_blas.py`): run with SciPy's BLAS 1-threaded
 
 
 def _module_source(lines) -> str:
     """The module text: the fused kernels' header (with the scalar helpers some lowering
-    rules call, when the body uses them) and `lines`."""
+    rules call, when the body uses them), BLAS's declarations when the body calls gemm
+    (`loop_blas.py`), and `lines`."""
     from jumba._src.compiler.kernels import _module_source as kernel_module_source
+    from jumba._src.compiler.loop_blas import module_header
 
-    return kernel_module_source(lines)
+    blas = module_header(lines)
+    return kernel_module_source(([blas] if blas else []) + list(lines))
 
 
 def is_loop(eqn) -> bool:
@@ -89,9 +93,46 @@ def loop_kernel(eqn) -> LoopKernel | None:
         return None
     em = _Emitter()
     try:
-        return _loop_kernel(eqn, em)
+        lk = _loop_kernel(eqn, em)
     except Unsupported:
         return None
+    if lk.uses_blas and libm_elements(eqn) > LIBM_BUDGET:
+        return None  # NumPy's SIMD loops, between tier-1 kernels, do these faster
+    return lk
+
+
+# Elements per iteration that a body calling gemm may pass through libm (an elementwise
+# function numba's kernels compute with one libm call per element: `loop_tier1._LIBM`,
+# unless its lowering calls a vectorised helper `_kh.*`) and still compile whole. See the
+# module docstring for the measurements behind it.
+LIBM_BUDGET = 1 << 14
+
+
+def libm_elements(eqn) -> int:
+    """Elements per iteration of `eqn`'s body (nested bodies included, nested loops once)
+    computed by a libm call per element in a loop kernel."""
+    from jumba._src.compiler.loop_tier1 import _LIBM
+    from jumba._src.compiler.lowering import scalar_rules
+
+    n = 0
+    for closed in _sub_jaxprs(eqn):
+        for e in closed.jaxpr.eqns:
+            n += libm_elements(e)
+    if eqn.primitive.name in _LIBM and eqn.primitive in scalar_rules:
+        out = eqn.outputs[0].aval
+        args = [f"x{k}" for k in range(len(eqn.inputs))]
+        expr = scalar_rules[eqn.primitive](args, eqn.params, [v.aval for v in eqn.inputs],
+                                           out)
+        if expr is not None and "_kh." not in expr:
+            n += int(np.prod(out.shape))
+    return n
+
+
+def _sub_jaxprs(eqn):
+    for v in eqn.params.values():
+        for c in (v if isinstance(v, (list, tuple)) else [v]):
+            if hasattr(c, "jaxpr") and hasattr(c.jaxpr, "eqns"):
+                yield c
 
 
 def _loop_kernel(eqn, em: _Emitter) -> LoopKernel:
@@ -141,12 +182,14 @@ def _loop_kernel(eqn, em: _Emitter) -> LoopKernel:
     helpers = "".join(h + "\n\n" for h in em.helpers.values())
     source = _module_source((helpers + "\n".join(src)).split("\n"))
     kind = "scan" if is_scan else "while"
+    uses_blas = any(name.startswith("gemm_") for name in em.helpers)
     comment = (f"{kind} loop of {em.num_ops} ops compiled whole"
-               + (f", {p['length']} iterations" if is_scan else ""))
+               + (f", {p['length']} iterations" if is_scan else "")
+               + (", matmuls by BLAS" if uses_blas else ""))
     return LoopKernel(source, eqn, [n for n, _ in dims],
                       p["length"] if is_scan else None, array_args,
                       [c for _, c in em.extra_consts], [c for _, c in em.scalar_args],
-                      em.num_ops, comment)
+                      em.num_ops, comment, uses_blas)
 
 
 _BUF = re.compile(r"\bbuf\d+\b")
@@ -233,7 +276,13 @@ def call_lines(lk: LoopKernel, k: int, names, ref, namespace) -> list[str]:
         namespace[key] = c
         args.append(key)
     args += [f"{names(v)}.reshape(-1)" for v in eqn.outputs]
-    lines.append(f"loop_{k}({', '.join(args)})")
+    if lk.uses_blas:
+        from jumba._src.compiler.loop_blas import single_threaded
+
+        namespace["_blas_single_threaded"] = single_threaded
+        lines += ["with _blas_single_threaded():", f"    loop_{k}({', '.join(args)})"]
+    else:
+        lines.append(f"loop_{k}({', '.join(args)})")
     return lines
 
 
