@@ -100,16 +100,16 @@ def test_large_products_in_a_scan_body_call_gemm(dtype, case, m, k, n, b, length
     def f(y, xs):
         def step(c, x):
             p = lax.dot_general(x, y, dn)
-            # the carry accumulates the products, the ys keep each one (tanh: elementwise
+            # the carry accumulates the products, the ys keep each one (ReLU: elementwise
             # work sharing the loop)
-            return c + p, jnp.tanh(p)
+            return c + p, jnp.maximum(p, 0.0)
 
         return lax.scan(step, jnp.zeros(out_shape, dtype), xs)
 
     c, ys = np.zeros(out_shape), []
     for x in x64:
         p = ref_fn(x, y64)
-        c, _ = c + p, ys.append(np.tanh(p))
+        c, _ = c + p, ys.append(np.maximum(p, 0.0))
     rtol, atol = _tol(dtype)
     with jb.enable_x64(dtype == np.float64):
         out, text = _tier1(f, y, xs)
@@ -210,6 +210,22 @@ def test_vmapped_scan_with_large_products(batch, seed):
     for i in range(batch):  # vmap == a loop over the batch
         one = _tier0(f, W, h0[i])
         _check(jb.tree_util.tree_map(lambda a, i=i: a[i], out), [one], 2e-4, 2e-4)
+
+
+def test_gemm_bodies_with_much_libm_work_stay_orchestrated():
+    w = np.ones((64, 64), np.float32)
+    h = np.ones((512, 64), np.float32)  # 32,768 elements per step
+
+    def kernel(act):
+        closed = passes.optimize(jb.make_jaxpr(
+            lambda h: lax.fori_loop(0, 3, lambda i, h: act(h @ w), h))(h))
+        (eqn,) = [e for e in closed.eqns if loops.is_loop(e)]
+        return loops.libm_elements(eqn), loops.loop_kernel(eqn)
+
+    n, lk = kernel(lambda x: jnp.maximum(x, 0.0))
+    assert n == 0 and lk is not None and lk.uses_blas
+    n, lk = kernel(jnp.sin)  # numba calls libm's sinf per element; NumPy has SIMD loops
+    assert n == 512 * 64 > loops.LIBM_BUDGET and lk is None
 
 
 @pytest.mark.numba
@@ -319,3 +335,67 @@ def test_gather_modes_in_a_loop(mode):
     ref = _tier0(f, x, idx)
     for o, e in zip(jb.tree_util.tree_leaves(out), jb.tree_util.tree_leaves(ref)):
         np.testing.assert_array_equal(np.asarray(o), np.asarray(e))
+
+
+# ---------------------------------------------------------------------------------------
+# Large kernels cut into functions (compiler/loop_outline.py)
+
+
+@pytest.mark.numba
+def test_a_large_loop_kernel_is_cut_into_functions(monkeypatch):
+    from jumba._src.compiler import loop_outline
+
+    # Cut this small body as a rollout's is cut (its kernel is ~1,000 lines).
+    monkeypatch.setattr(loop_outline, "MAX_LINES", 20)
+    monkeypatch.setattr(loop_outline, "CHUNK", 12)
+    rng = np.random.default_rng(0)
+    W = (rng.standard_normal((64, 64)) / 8).astype(np.float32)
+    h0 = rng.standard_normal((40, 64)).astype(np.float32)
+
+    def f(W, h, key):
+        def step(c, _):
+            h, key, n = c
+            key, sub = jb.random.split(key)
+            a = jb.random.categorical(sub, h[:, :3])
+            h = jnp.tanh(h @ W) + 0.1 * a[:, None]
+            n = n + jnp.sum(a)
+            return (h, key, n), (a, jnp.max(h, axis=1))
+
+        return lax.scan(step, (h, key, jnp.int32(0)), None, length=5)
+
+    key = jb.random.PRNGKey(3)
+    out, text = _tier1(f, W, h0, key)
+    assert "def part0(" in text and "def part1(" in text
+    for o, e in zip(jb.tree_util.tree_leaves(out),
+                    jb.tree_util.tree_leaves(_tier0(f, W, h0, key))):
+        np.testing.assert_allclose(np.asarray(o), np.asarray(e), rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_helper_flags_leading_dimensions_and_accumulation(dtype):
+    """The helper a kernel calls: every transpose combination, and beta = 1 (`add`), which
+    a carry's `carry + product` update uses."""
+    from jumba._src.compiler import kernel_cache, loop_blas
+
+    dt = np.dtype(dtype).name
+    call = f"gemm_{dt}(ta, tb, m, n, k, a, lda, b, ldb, c, n, add)"
+    lines = ["@numba.njit(cache=True)",
+             "def kernel(ta, tb, m, n, k, a, lda, b, ldb, c, add):", "    " + call]
+    source = ("import numba\nimport numpy as np\n" + loop_blas.module_header(lines) + "\n"
+              + loop_blas._gemm_helper(dt) + "\n" + "\n".join(lines) + "\n")
+    kernel = kernel_cache.load_kernel(source)
+    rng = np.random.default_rng(1)
+    m, k, n = 5, 7, 3
+    for ta in (0, 1):
+        for tb in (0, 1):
+            a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+            b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b)
+            for add in (0, 1):
+                c = c0.copy()
+                kernel(ord("T") if ta else ord("N"), ord("T") if tb else ord("N"), m, n, k,
+                       a.reshape(-1), a.shape[1], b.reshape(-1), b.shape[1], c.reshape(-1),
+                       add)
+                np.testing.assert_allclose(c, ref + (c0 if add else 0), rtol=1e-5, atol=1e-5)

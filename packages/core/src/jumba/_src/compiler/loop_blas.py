@@ -42,13 +42,15 @@ def _gemm_helper(dt: str) -> str:
     kind = ord(_GEMM_DTYPES[dt])
     return (
         "@numba.njit(cache=True, nogil=True, error_model='numpy')\n"
-        f"def gemm_{dt}(ta, tb, m, n, k, a, lda, b, ldb, c, ldc):\n"
-        "    # Row-major c (m x n) = op(a) @ op(b), as column-major c^T = op(b)^T op(a)^T.\n"
+        f"def gemm_{dt}(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, add):\n"
+        "    # Row-major c (m x n) = op(a) @ op(b) (+ c if add), as column-major\n"
+        "    # c^T = op(b)^T op(a)^T: the same flags and leading dimensions.\n"
         "    if m == 0 or n == 0:\n"
         "        return\n"
+        f"    beta = _LB_ONE_{dt} if add else _LB_ZERO_{dt}\n"
         f"    _lb_{dt}(np.int8({kind}), np.int8(tb), np.int8(ta), n, m, k, "
         f"_LB_ONE_{dt}.ctypes, b.ctypes, max(ldb, 1), a.ctypes, max(lda, 1), "
-        f"_LB_ZERO_{dt}.ctypes, c.ctypes, max(ldc, 1))\n")
+        f"beta.ctypes, c.ctypes, max(ldc, 1))\n")
 
 
 def module_header(lines) -> str:
@@ -159,7 +161,12 @@ def dot_general(body, eqn, ins) -> list[Val] | None:
     m = _prod([x.shape[a] for a in xf])
     k = _prod([x.shape[a] for a in xc])
     n = _prod([y.shape[b] for b in yf])
-    out = em.new_value(aval)
+    # `carry + this product` (when the body's carry analysis marks it: `accumulate`) adds
+    # into the carry's buffer with beta = 1, as the small products' loop nests do.
+    into = getattr(body, "accumulate", {}).get(eqn)
+    out = (Val(into.name, em.syms(aval.shape), aval.dtype) if into is not None
+           else em.new_value(aval))
+    add = int(into is not None)
     # Row-major storage: x is (m x k) ('n') or (k x m) ('t'); y is (k x n) under 't' of
     # _layout's naming -- (batch, contract, free) -- and (n x k) under 'n'.
     ta, lda = (0 if lx == "n" else 1), (k if lx == "n" else m)
@@ -168,7 +175,7 @@ def dot_general(body, eqn, ins) -> list[Val] | None:
     body.em.helpers[f"gemm_{dt}"] = _gemm_helper(dt)
     call = f"gemm_{dt}({ta_c}, {tb_c}, {m}, {n}, {k}, "
     if nbatch == "1":
-        body.emit(call + f"{x.name}, {lda}, {y.name}, {ldb}, {out.name}, {n})")
+        body.emit(call + f"{x.name}, {lda}, {y.name}, {ldb}, {out.name}, {n}, {add})")
     else:
         j = em.fresh("j")
         body.emit(f"for {j} in range({nbatch}):")
@@ -177,7 +184,7 @@ def dot_general(body, eqn, ins) -> list[Val] | None:
             return f"{v.name}[{j}*{size}:]" if size != "1" else f"{v.name}[{j}:]"
 
         body.emit(call + f"{at(x, _prod((m, k)))}, {lda}, {at(y, _prod((k, n)))}, {ldb}, "
-                  f"{at(out, _prod((m, n)))}, {n})", 1)
+                  f"{at(out, _prod((m, n)))}, {n}, {add})", 1)
     return [out]
 
 

@@ -21,11 +21,10 @@ from jumba._src.compiler.lowering import (
 )
 from jumba._src.core import Literal
 
-# Multiply-adds of one dot_general per iteration above which a loop body is left to BLAS
-# (a 64x64 matrix-vector product is 4,096; a batch of 1,024 of them is 4 M). Measured
-# again on the PPO rollout (1,024 envs, MLP 4-64-64-2): compiled whole it ran 2.7x slower
-# than with the loop driven from Python, and the tier-1 bodies of `loop_tier1.py` (fused
-# kernels + BLAS) are faster still, so the threshold stays.
+# Multiply-adds of one dot_general per iteration above which a loop body calls gemm for it
+# (`loop_blas.py`) instead of a loop nest (a 64x64 matrix-vector product is 4,096; a batch
+# of 1,024 of them is 4 M; with numba's loops for those the PPO rollout ran 2.7x slower
+# than with BLAS called from Python, measured before gemm could be called from a loop).
 MAX_DOT_WORK = 1 << 16
 # Contractions up to this length are unrolled in the text (which then depends on it).
 SMALL_DOT = 8
