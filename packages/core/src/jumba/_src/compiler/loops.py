@@ -35,18 +35,18 @@ its NumPy implementation, orchestrated per iteration from Python):
 - a body calling gemm may pass at most `LIBM_BUDGET` elements per iteration through libm
   (one call per element in a kernel, against NumPy's SIMD loops when orchestrated).
   Measured on the PPO rollout (1,024 CartPole environments, MLPs 4-64-64-2 and 4-64-64-1,
-  64 steps, a loaded 2-core machine, ratios to JAX in the same process): driven from
-  Python with tier-1 bodies 0.08-0.3x JAX; compiled whole with gemm but numba's libm tanh
-  (4 x 65,536 per step) ~4x slower than that; compiled whole with gemm and a vectorised
-  float32 tanh 0.3-1.0x JAX (the spread is the machine's load). At ~60 ns per libm call
-  against ~5 ns in NumPy, 16k elements cost ~1 ms per iteration, about what a Python-driven
-  body of that size costs per iteration.
+  64 steps, 2 shared cores, ratios of steps/s to JAX interleaved in one process, with a
+  vectorised float32 tanh in kernels): compiled whole with gemm 0.90x JAX (load 1.2) and
+  0.59x (load 3.3); driven from Python with tier-1 bodies 0.32x (load 1.4); compiled
+  whole with numba's libm tanh (4 x 65,536 calls per step) ~4x slower than driven from
+  Python. At ~60 ns per libm call against ~5 ns in NumPy, 16k elements cost ~1 ms per
+  iteration, about what a Python-driven body of that size costs per iteration.
 Such a loop is driven from Python with a tier-1 body when that compiles something
 (`loop_tier1.py`), else with the tier-0 body; either way its dead carry buffers are
 updated in place (`inplace.py`). A kernel of more than `loop_outline.MAX_LINES` lines is
 cut into functions (numba's front end is superlinear in a function's size: the rollout's
-~1,000-line body took 230 s as one function; cut, ~40 s of CPU cold, ~2.5 s from the disk
-cache).
+~1,000-line body took 230 s as one function at load 9; cut, 45 s cold at load 3, 0.8 s for the
+first call of a new process with the kernel in the disk cache).
 """
 
 from __future__ import annotations
