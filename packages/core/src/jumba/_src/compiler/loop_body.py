@@ -24,11 +24,10 @@ from jumba._src.compiler.lowering import (
 )
 from jumba._src.core import Literal
 
-# Multiply-adds of one dot_general per iteration above which a loop body is left to BLAS
-# (a 64x64 matrix-vector product is 4,096; a batch of 1,024 of them is 4 M). Measured
-# again on the PPO rollout (1,024 envs, MLP 4-64-64-2): compiled whole it ran 2.7x slower
-# than with the loop driven from Python, and the tier-1 bodies of `loop_tier1.py` (fused
-# kernels + BLAS) are faster still, so the threshold stays.
+# Multiply-adds of one dot_general per iteration above which a loop body calls gemm for it
+# (`loop_blas.py`) instead of a loop nest (a 64x64 matrix-vector product is 4,096; a batch
+# of 1,024 of them is 4 M; with numba's loops for those the PPO rollout ran 2.7x slower
+# than with BLAS called from Python, measured before gemm could be called from a loop).
 MAX_DOT_WORK = 1 << 16
 # Contractions up to this length are unrolled in the text (which then depends on it).
 SMALL_DOT = 8
@@ -256,6 +255,12 @@ class _Body:
             env[eqn.outputs[0]] = self.absorbed[eqn]
             return
         ins = [em.read(v, env) for v in eqn.inputs]
+        if name in _SHIFTS and isinstance(eqn.inputs[1], Literal) and ins[1].scalar:
+            # A shift by a constant (Threefry's rotations) stays in the text: as a kernel
+            # argument it is a variable shift behind a range test in every iteration.
+            v = eqn.inputs[1]
+            ins[1] = Val(typed_const(np.asarray(v.val, v.aval.dtype)[()], v.aval.dtype), (),
+                         v.aval.dtype)
         if prim in expansion_rules:
             from jumba._src.interpreters import partial_eval as pe
 
@@ -276,7 +281,11 @@ class _Body:
         elif prim in scalar_rules and len(eqn.outputs) == 1:
             outs = [self._elementwise(eqn, ins)]
         else:
-            raise Unsupported(name)
+            from jumba._src.compiler.loop_ops import HANDLERS  # argmax, gather
+
+            if name not in HANDLERS:
+                raise Unsupported(name)
+            outs = HANDLERS[name](self, eqn, ins)
         env.update(zip(eqn.outputs, outs))
 
     def _elementwise(self, eqn, ins):
@@ -548,7 +557,7 @@ class _Body:
             raise Unsupported("complex dot")
         work = aval.size * math.prod(xa.shape[a] for a in xc)
         if work > MAX_DOT_WORK:
-            raise Unsupported(f"dot_general of {work} multiply-adds (BLAS is faster)")
+            return self._dot_general_blas(eqn, ins, work)
         xf = [a for a in range(len(x.shape)) if a not in xc and a not in xb]
         yf = [b for b in range(len(y.shape)) if b not in yc and b not in yb]
         into = self.accumulate.get(eqn)
@@ -659,6 +668,15 @@ class _Body:
         else:
             self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {acc}", outer)
         return [out]
+
+    def _dot_general_blas(self, eqn, ins, work):
+        """A large product: gemm called from the loop's function (`loop_blas.py`)."""
+        from jumba._src.compiler import loop_blas
+
+        outs = loop_blas.dot_general(self, eqn, ins)
+        if outs is None:
+            raise Unsupported(f"dot_general of {work} multiply-adds without a BLAS type")
+        return outs
 
     def _cond(self, eqn, ins):
         index, *ops = ins
@@ -783,6 +801,8 @@ class _Body:
         self._update_carry(carry, new, self.ind + 1)
         return carry
 
+
+_SHIFTS = frozenset(["shift_left", "shift_right_logical", "shift_right_arithmetic"])
 
 _HANDLERS = {name: "_" + name for name in (
     "broadcast_in_dim", "reshape", "squeeze", "expand_dims", "convert_element_type",

@@ -30,14 +30,26 @@ its NumPy implementation, orchestrated per iteration from Python):
 - every primitive of the body (recursively) has a lowering here: the elementwise,
   reduction and cumulative-scan rules of `lowering.py`, `broadcast_in_dim`, `reshape`,
   `convert_element_type`, `transpose`, `slice`, `concatenate`, `dynamic_slice`,
-  `dynamic_update_slice`, `dot_general`, `cond`, `scan`, `while`, and any primitive with
-  an expansion rule (threefry2x32: random bits);
-- no `dot_general` of the body does more than `MAX_DOT_WORK` multiply-adds per iteration:
-  such a body is dominated by its matmuls, which BLAS (called from Python) does faster
-  than numba's loops, and a per-iteration Python cost of ~1 µs per primitive is then small.
-  Such a loop is driven from Python with a tier-1 body when that compiles something
-  (`loop_tier1.py`), else with the tier-0 body; either way its dead carry buffers are
-  updated in place (`inplace.py`).
+  `dynamic_update_slice`, `dot_general`, `cond`, `scan`, `while`, `argmax`/`argmin` and
+  `gather` (`loop_ops.py`), and any primitive with an expansion rule (threefry2x32);
+- a `dot_general` of up to `MAX_DOT_WORK` multiply-adds per iteration is a loop nest or a
+  matrix-vector helper; a larger one calls gemm from the loop's function (`loop_blas.py`;
+  float32/float64 only: a large integer or complex product leaves the loop orchestrated);
+- a body calling gemm may pass at most `LIBM_BUDGET` elements per iteration through libm
+  (one call per element in a kernel, against NumPy's SIMD loops when orchestrated).
+  Measured on the PPO rollout (1,024 CartPole environments, MLPs 4-64-64-2 and 4-64-64-1,
+  64 steps, 2 shared cores, ratios of steps/s to JAX interleaved in one process, with a
+  vectorised float32 tanh in kernels): compiled whole with gemm 0.90x JAX (load 1.2) and
+  0.59x (load 3.3); driven from Python with tier-1 bodies 0.32x (load 1.4); compiled
+  whole with numba's libm tanh (4 x 65,536 calls per step) ~4x slower than driven from
+  Python. At ~60 ns per libm call against ~5 ns in NumPy, 16k elements cost ~1 ms per
+  iteration, about what a Python-driven body of that size costs per iteration.
+Such a loop is driven from Python with a tier-1 body when that compiles something
+(`loop_tier1.py`), else with the tier-0 body; either way its dead carry buffers are
+updated in place (`inplace.py`). A kernel of more than `loop_outline.MAX_LINES` lines is
+cut into functions (numba's front end is superlinear in a function's size: the rollout's
+~1,000-line body took 230 s as one function at load 9; cut, 45 s cold at load 3, 0.8 s for
+the first call of a new process with the kernel in the disk cache).
 """
 
 from __future__ import annotations
@@ -56,6 +68,7 @@ from jumba._src.compiler.loop_body import (  # noqa: F401 (MAX_DOT_WORK: the rul
     _copy_lines,
     _Emitter,
 )
+from jumba._src.compiler.loop_outline import outline
 from jumba._src.core import Literal
 
 
@@ -72,14 +85,18 @@ class LoopKernel:
     scalar_args: list = field(default_factory=list)  # integer constants passed as scalars
     num_ops: int = 0
     comment: str = ""
+    uses_blas: bool = False  # calls gemm (`loop_blas.py`): run with SciPy's BLAS 1-threaded
 
 
 def _module_source(lines) -> str:
     """The module text: the fused kernels' header (with the scalar helpers some lowering
-    rules call, when the body uses them) and `lines`."""
+    rules call, when the body uses them), BLAS's declarations when the body calls gemm
+    (`loop_blas.py`), and `lines`."""
     from jumba._src.compiler.kernels import _module_source as kernel_module_source
+    from jumba._src.compiler.loop_blas import module_header
 
-    return kernel_module_source(lines)
+    blas = module_header(lines)
+    return kernel_module_source(([blas] if blas else []) + list(lines))
 
 
 def is_loop(eqn) -> bool:
@@ -92,9 +109,46 @@ def loop_kernel(eqn) -> LoopKernel | None:
         return None
     em = _Emitter()
     try:
-        return _loop_kernel(eqn, em)
+        lk = _loop_kernel(eqn, em)
     except Unsupported:
         return None
+    if lk.uses_blas and libm_elements(eqn) > LIBM_BUDGET:
+        return None  # NumPy's SIMD loops, between tier-1 kernels, do these faster
+    return lk
+
+
+# Elements per iteration that a body calling gemm may pass through libm (an elementwise
+# function numba's kernels compute with one libm call per element: `loop_tier1._LIBM`,
+# unless its lowering calls a vectorised helper `_kh.*`) and still compile whole. See the
+# module docstring for the measurements behind it.
+LIBM_BUDGET = 1 << 14
+
+
+def libm_elements(eqn) -> int:
+    """Elements per iteration of `eqn`'s body (nested bodies included, nested loops once)
+    computed by a libm call per element in a loop kernel."""
+    from jumba._src.compiler.loop_tier1 import _LIBM
+    from jumba._src.compiler.lowering import scalar_rules
+
+    n = 0
+    for closed in _sub_jaxprs(eqn):
+        for e in closed.jaxpr.eqns:
+            n += libm_elements(e)
+    if eqn.primitive.name in _LIBM and eqn.primitive in scalar_rules:
+        out = eqn.outputs[0].aval
+        args = [f"x{k}" for k in range(len(eqn.inputs))]
+        expr = scalar_rules[eqn.primitive](args, eqn.params, [v.aval for v in eqn.inputs],
+                                           out)
+        if expr is not None and "_kh." not in expr:
+            n += int(np.prod(out.shape))
+    return n
+
+
+def _sub_jaxprs(eqn):
+    for v in eqn.params.values():
+        for c in (v if isinstance(v, (list, tuple)) else [v]):
+            if hasattr(c, "jaxpr") and hasattr(c.jaxpr, "eqns"):
+                yield c
 
 
 def _loop_kernel(eqn, em: _Emitter) -> LoopKernel:
@@ -129,6 +183,7 @@ def _loop_kernel(eqn, em: _Emitter) -> LoopKernel:
         # A 0-d output is passed as a 1-element vector (numba has no 0-d stores).
         lines.extend(_copy_lines(Val(f"o{k}", c.shape or ("1",), c.dtype), c, 1, em))
     lines = _drop_dead_stores(lines, em)
+    lines, parts = outline(lines, set(em.helpers))
     n_out = len(eqn.outputs)
     dims = sorted(em.dims.items(), key=lambda kv: int(kv[1][1:]))
     params = (["n_iter"] if is_scan else []) + [s for _, s in dims] + args + \
@@ -141,15 +196,17 @@ def _loop_kernel(eqn, em: _Emitter) -> LoopKernel:
     src = ["@numba.njit(cache=True, nogil=True, error_model='numpy')",
            f"def kernel({', '.join(params)}):"]
     src += ["    " + s for s in prologue] + lines
-    helpers = "".join(h + "\n\n" for h in em.helpers.values())
+    helpers = "".join(h + "\n\n" for h in [*em.helpers.values(), *parts])
     source = _module_source((helpers + "\n".join(src)).split("\n"))
     kind = "scan" if is_scan else "while"
+    uses_blas = any(name.startswith("gemm_") for name in em.helpers)
     comment = (f"{kind} loop of {em.num_ops} ops compiled whole"
-               + (f", {p['length']} iterations" if is_scan else ""))
+               + (f", {p['length']} iterations" if is_scan else "")
+               + (", matmuls by BLAS" if uses_blas else ""))
     return LoopKernel(source, eqn, [n for n, _ in dims],
                       p["length"] if is_scan else None, array_args,
                       [c for _, c in em.extra_consts], [c for _, c in em.scalar_args],
-                      em.num_ops, comment)
+                      em.num_ops, comment, uses_blas)
 
 
 _BUF = re.compile(r"\bbuf\d+\b")
@@ -236,7 +293,13 @@ def call_lines(lk: LoopKernel, k: int, names, ref, namespace) -> list[str]:
         namespace[key] = c
         args.append(key)
     args += [f"{names(v)}.reshape(-1)" for v in eqn.outputs]
-    lines.append(f"loop_{k}({', '.join(args)})")
+    if lk.uses_blas:
+        from jumba._src.compiler.loop_blas import single_threaded
+
+        namespace["_blas_single_threaded"] = single_threaded
+        lines += ["with _blas_single_threaded():", f"    loop_{k}({', '.join(args)})"]
+    else:
+        lines.append(f"loop_{k}({', '.join(args)})")
     return lines
 
 
