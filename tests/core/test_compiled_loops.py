@@ -342,10 +342,44 @@ def test_generated_loop_is_one_function_without_allocation_and_keeps_float32():
     assert "np.empty" not in src.split("range(n_iter)")[1]
     assert "np.float64" not in src  # typed float32 constants: no silent promotion
     assert "if " in src  # jnp.where / select_n as a conditional expression
+    # The stacked state feeds the policy's dot as the scalars themselves: no buffer.
+    assert "buf" not in src
     # The trip count is an argument: another length gives the same text.
     lk2 = _kernel_text(lambda s: lax.scan(cartpole_step, s, None, length=11),
                        tuple(np.float32(0.01) for _ in range(4)))
     assert lk2.source == src and lk2.n_iter == 11
+
+
+@pytest.mark.numba
+@_SETTINGS
+@given(length=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_stacked_scalars_read_at_constant_and_computed_indices(length, seed):
+    # A stack of scalar carries read at constant indices (a dot, a slice) takes the
+    # scalars; read at a computed index (dynamic_slice, a reduction) it needs its buffer.
+    rng = np.random.default_rng(seed)
+    w = _f32(rng, 3)
+
+    def step(c, x):
+        a, b, i = c
+        v = jnp.stack([a, b, a * b])
+        picked = lax.dynamic_slice(v, (i % 3,), (1,))[0]
+        new_a = jnp.tanh(jnp.dot(w, v) + x) + 0.1 * v[2]
+        return (new_a, b * 0.9 + picked, i + 1), jnp.sum(v) + jnp.max(v)
+
+    init = (np.float32(0.3), np.float32(-0.2), np.int32(0))
+    xs = _f32(rng, length)
+    ref_c, ref_ys = init, []
+    for x in xs:  # float64 Python reference
+        a, b, i = float(ref_c[0]), float(ref_c[1]), int(ref_c[2])
+        v = [a, b, a * b]
+        new_a = np.tanh(sum(float(wk) * vk for wk, vk in zip(w, v)) + float(x)) + 0.1 * v[2]
+        ref_ys.append(sum(v) + max(v))
+        ref_c = (new_a, b * 0.9 + v[i % 3], i + 1)
+    ((a, b, i), ys), text = _agree(lambda c, xs: lax.scan(step, c, xs), init, xs, rtol=1e-4,
+                                   atol=1e-5)
+    np.testing.assert_allclose(np.asarray(ys), ref_ys, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose([float(a), float(b)], ref_c[:2], rtol=1e-4, atol=1e-5)
+    assert int(i) == ref_c[2]
 
 
 def test_cond_becomes_if_else_in_the_generated_loop():

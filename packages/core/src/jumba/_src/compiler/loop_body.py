@@ -8,6 +8,7 @@ holds what one kernel collects (buffers, size symbols, constants, helper functio
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,11 @@ class Val:
     dtype: np.dtype = None
     owned: bool = True  # False: the buffer belongs to an input (never write into it)
     splat: bool = False  # an array whose elements all equal the scalar expression `name`
+    # A short vector made of scalars (a concatenate of them, as `jnp.stack` of a state's
+    # components): element k is the scalar `parts[k]`. The buffer is written as well, but
+    # a read at a constant index takes the scalar, which keeps the store and reload off a
+    # loop's dependency chain (CartPole: the state -> observation -> policy dot).
+    parts: tuple | None = None
 
     @property
     def scalar(self) -> bool:
@@ -53,6 +59,9 @@ class Val:
 
     def size(self) -> str:
         return _prod(self.shape)
+
+
+_CONST_INDEX = re.compile(r"\s*\d+(\s*\+\s*\d+)*\s*")
 
 
 def _prod(shape) -> str:
@@ -170,6 +179,8 @@ class _Emitter:
         """The expression of element `flat` of `val` (scalars: the value itself)."""
         if val.scalar or val.splat:
             return val.name
+        if val.parts is not None and flat is not None and _CONST_INDEX.fullmatch(flat):
+            return val.parts[sum(int(t) for t in flat.split("+"))]
         if flat is None or val.size() == "1":
             return f"{val.name}[0]"
         return f"{val.name}[{flat}]"
@@ -490,6 +501,9 @@ class _Body:
             _nest(lines, xs, self.ind, body, self.em)
             self.lines.extend(lines)
             offset.append(self.em.sym(v.aval.shape[dim]))
+        if len(out.shape) == 1 and all(
+                (x.scalar or x.splat) and v.aval.shape == (1,) for x, v in zip(ins, eqn.inputs)):
+            out.parts = tuple(x.name for x in ins)
         return [out]
 
     def _select_n(self, eqn, ins):
