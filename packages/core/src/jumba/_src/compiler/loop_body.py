@@ -7,7 +7,6 @@ holds what one kernel collects (buffers, size symbols, constants, helper functio
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -563,134 +562,9 @@ class _Body:
         return out
 
     def _dot_general(self, eqn, ins):
-        x, y = ins
-        (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
-        aval = eqn.outputs[0].aval
-        xa = eqn.inputs[0].aval
-        if aval.dtype.kind == "c":
-            raise Unsupported("complex dot")
-        work = aval.size * math.prod(xa.shape[a] for a in xc)
-        if work > MAX_DOT_WORK:
-            return self._dot_general_blas(eqn, ins, work)
-        xf = [a for a in range(len(x.shape)) if a not in xc and a not in xb]
-        yf = [b for b in range(len(y.shape)) if b not in yc and b not in yb]
-        into = self.accumulate.get(eqn)
-        # `carry + this product`: add into the carry's buffer (seen in the product's shape).
-        out = (Val(into.name, self.em.syms(aval.shape), aval.dtype) if into is not None
-               else self.em.new_value(aval))
-        put = "+=" if into is not None else "="
-        xi, yi = [None] * len(x.shape), [None] * len(y.shape)
-        oidx: list[str] = []
-        depth = [0]
+        from jumba._src.compiler import loop_dot
 
-        def loop(n):
-            if n == "1":
-                return "0"
-            j = self.em.fresh("j")
-            self.emit(f"for {j} in range({n}):", depth[0])
-            depth[0] += 1
-            return j
-
-        def contract():
-            for a, b in zip(xc, yc):
-                j = loop(x.shape[a])
-                xi[a], yi[b] = j, j
-
-        def free():
-            for a in xf:
-                xi[a] = loop(x.shape[a])
-                oidx.append(xi[a])
-            for b in yf:
-                yi[b] = loop(y.shape[b])
-                oidx.append(yi[b])
-
-        if (not xb and len(xc) == 1 and out.shape and _innermost(x.shape, xc[0])
-                and _innermost(y.shape, yc[0]) and all(y.shape[b] == "1" for b in yf)
-                and x.shape[xc[0]] != "1" and aval.dtype.kind == "f"
-                and x.dtype == y.dtype == aval.dtype
-                and not (x.splat or y.splat or x.scalar or y.scalar)):
-            # A matrix-vector product with unit-stride rows: one call of a helper that may
-            # reassociate its sums (as BLAS and XLA do), so that they vectorise instead of
-            # waiting on one add at a time (~10x faster at 64x64, measured).
-            rows = _prod([x.shape[a] for a in xf])
-            helper = self.em.matvec_helper(aval.dtype, accumulate=into is not None)
-            self.emit(f"{helper}({x.name}, {y.name}, {x.shape[xc[0]]}, {rows}, {out.name})")
-            return [out]
-        for a, b in zip(xb, yb):
-            j = loop(x.shape[a])
-            xi[a], yi[b] = j, j
-            oidx.append(j)
-        big_shape, big_c = (x.shape, xc) if len(x.shape) >= len(y.shape) else (y.shape, yc)
-        xe = lambda: cast(self.em.elem(x, _flat_index(xi, x.shape)), aval.dtype)  # noqa: E731
-        ye = lambda: cast(self.em.elem(y, _flat_index(yi, y.shape)), aval.dtype)  # noqa: E731
-        if out.shape and xc and (len(big_shape) - 1) not in big_c:
-            # The larger operand is contiguous along a free axis: zero this batch block of
-            # the output (unless accumulating into a carry), then accumulate with that
-            # axis innermost (a strided dot product would not vectorise; rows of a matrix
-            # used transposed are added in turn, axpy-style, as BLAS does).
-            nb = len(oidx)
-            lines: list[str] = []
-            if into is None:
-                _nest(lines, out.shape[nb:], self.ind + depth[0], lambda idx: [
-                    f"{out.name}[{_flat_index(oidx + idx, out.shape)}] = "
-                    f"{typed_const(0, aval.dtype)}"], self.em)
-            self.lines.extend(lines)
-            contract()
-            free()
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] += {xe()} * {ye()}",
-                      depth[0])
-            return [out]
-        free()
-        acc = self.em.fresh("acc")
-        n_contract = math.prod(xa.shape[a] for a in xc)
-        if len(xc) == 1 and 1 < n_contract <= SMALL_DOT:
-            # A short contraction (a policy's weights times a 4-number observation) is
-            # written out as one expression: no loop, no call.
-            terms = []
-            for k in range(n_contract):
-                xi[xc[0]] = yi[yc[0]] = str(k)
-                terms.append(f"{xe()} * {ye()}")
-            e = " + ".join(terms)
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {e}" if out.shape
-                      else f"{out.name} = {cast(e, aval.dtype)}", depth[0])
-            return [out]
-        if n_contract == 1 and out.shape:
-            # Nothing to sum (an outer product): one product per element, no accumulator.
-            contract()
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {xe()} * {ye()}",
-                      depth[0])
-            return [out]
-        if (len(xc) == 1 and _innermost(x.shape, xc[0]) and _innermost(y.shape, yc[0])
-                and x.shape[xc[0]] != "1" and aval.dtype.kind == "f"
-                and x.dtype == y.dtype == aval.dtype
-                and not (x.splat or y.splat or x.scalar or y.scalar)):
-            # Unit-stride dot product: a helper that may reassociate the sum (as BLAS and
-            # XLA do), so that it vectorises instead of waiting on one add at a time.
-            xi[xc[0]] = yi[yc[0]] = "0"
-            helper = self.em.dot_helper(aval.dtype)
-            self.emit(f"{acc} = {helper}({x.name}, {_flat_index(xi, x.shape)}, {y.name}, "
-                      f"{_flat_index(yi, y.shape)}, {x.shape[xc[0]]})", depth[0])
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {acc}" if out.shape
-                      else f"{out.name} = {acc}", depth[0])
-            return [out]
-        self.emit(f"{acc} = {typed_const(0, aval.dtype)}", depth[0])
-        outer = depth[0]
-        contract()
-        self.emit(f"{acc} += {xe()} * {ye()}", depth[0])
-        if not out.shape:
-            self.emit(f"{out.name} = {acc}", outer)
-        else:
-            self.emit(f"{out.name}[{_flat_index(oidx, out.shape)}] {put} {acc}", outer)
-        return [out]
-
-    def _dot_general_blas(self, eqn, ins, work):
-        """A large product: gemm called from the loop's function (`loop_blas.py`)."""
-        from jumba._src.compiler import loop_blas
-
-        outs = loop_blas.dot_general(self, eqn, ins)
-        if outs is None:
-            raise Unsupported(f"dot_general of {work} multiply-adds without a BLAS type")
-        return outs
+        return loop_dot.dot_general(self, eqn, ins)
 
     def _cond(self, eqn, ins):
         index, *ops = ins
