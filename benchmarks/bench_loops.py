@@ -28,7 +28,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment_header,
+    interleaved_median,
+    record_verdicts,
+    write_section,
+)
 
 SECTION = "## Loops compiled whole (issue 6)"
 
@@ -107,7 +112,7 @@ def bench_jumba(sz):
     inputs = _inputs(sz)
     # Arrays, not NumPy values, as a jumba program holds them (no conversion per call).
     inputs = jumba.tree_util.tree_map(jumba.numpy.asarray, inputs)
-    out, times, compile_cold, compile_warm = {}, {}, {}, {}
+    out, calls, compile_cold, compile_warm = {}, {}, {}, {}
     for name, (f, _) in _workloads(jumba, sz).items():
         args = inputs[name]
         t0 = time.perf_counter()
@@ -120,22 +125,22 @@ def bench_jumba(sz):
         f2.lower(*args).compile()
         compile_warm[name] = time.perf_counter() - t0
         out[name] = jumba.block_until_ready(f(*args))
-        times[name] = median_time(lambda f=f, a=args: jumba.block_until_ready(f(*a)), repeat=7)
-    return times, out, compile_cold, compile_warm
+        calls[name] = lambda f=f, a=args: jumba.block_until_ready(f(*a))
+    return calls, out, compile_cold, compile_warm
 
 
 def bench_jax(sz):
     import jax
 
     inputs = jax.tree_util.tree_map(jax.numpy.asarray, _inputs(sz))
-    out, times, first = {}, {}, {}
+    out, calls, first = {}, {}, {}
     for name, (f, _) in _workloads(jax, sz).items():
         args = inputs[name]
         t0 = time.perf_counter()
         out[name] = jax.block_until_ready(f(*args))
         first[name] = time.perf_counter() - t0
-        times[name] = median_time(lambda f=f, a=args: jax.block_until_ready(f(*a)), repeat=7)
-    return times, out, first
+        calls[name] = lambda f=f, a=args: jax.block_until_ready(f(*a))
+    return calls, out, first
 
 
 def bench_numba_floor(sz):
@@ -177,7 +182,7 @@ def bench_numba_floor(sz):
 
     run()
     first = time.perf_counter() - t0
-    return median_time(run, repeat=7), run(), first
+    return run, run(), first
 
 
 def main():
@@ -188,13 +193,27 @@ def main():
     sz = _sizes(args.small)
     # An empty kernel cache, so that the first compile is measured cold.
     os.environ["JUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="jumba-bench-loops-")
-    t_j, out_j, cold, warm = bench_jumba(sz)
-    t_floor, out_floor, floor_first = bench_numba_floor(sz)
+    calls_j, out_j, cold, warm = bench_jumba(sz)
+    floor_call, out_floor, floor_first = bench_numba_floor(sz)
     try:
-        t_x, out_x, first_x = bench_jax(sz)
+        calls_x, out_x, first_x = bench_jax(sz)
     except ImportError as e:
-        t_x, out_x, first_x = None, None, None
+        calls_x, out_x, first_x = None, None, None
         print(f"JAX not available ({e}); run benchmarks/setup_env.sh", file=sys.stderr)
+    # Each workload's programs timed in turn within every round (a shared machine: a change
+    # of load hits all of them alike, so their ratio holds).
+    t_j, t_x, t_floor = {}, ({} if calls_x else None), None
+    for name in calls_j:
+        calls = {"jumba": calls_j[name]}
+        if calls_x:
+            calls["jax"] = calls_x[name]
+        if name == "cartpole":
+            calls["floor"] = floor_call
+        med = interleaved_median(calls, repeat=9)
+        t_j[name] = med["jumba"]
+        if calls_x:
+            t_x[name] = med["jax"]
+        t_floor = med.get("floor", t_floor)
 
     # Same programs: results agree (CartPole: the first rewards, before float rounding
     # differences can change a reset).
@@ -235,7 +254,8 @@ def main():
     text = "\n".join([
         environment_header("benchmarks/.venv/bin/python benchmarks/bench_loops.py --write"),
         "",
-        "Median of 7 rounds, ms per call (lower is better); Jumba on tier 1, each loop one "
+        "Median of 9 interleaved rounds (Jumba, JAX and the floor timed in turn in each), "
+        "ms per call (lower is better); Jumba on tier 1, each loop one "
         "numba function. Compile: Jumba's time to build tier 1 with an empty / a warm "
         "kernel cache; JAX's first call; the floor's numba compilation. 1-minute load "
         f"average at the end of the run: {os.getloadavg()[0]:.1f} (a shared 2-core "
