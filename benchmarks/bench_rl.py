@@ -32,7 +32,12 @@ import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment_header,
+    interleaved_median,
+    record_verdicts,
+    write_section,
+)
 
 SECTION = "## jumba_rl: PPO rollout and iteration on CartPole (issue 11)"
 
@@ -209,7 +214,9 @@ def _compiled(B, fn, *args):
     return f
 
 
-def bench(name, envs, steps, repeat, target, library_env=False):
+def programs(name, envs, steps, library_env=False):
+    """The compiled rollout (and, on the benchmark's own environment, the whole iteration)
+    of one library, as argument-free callables that wait for their results."""
     B = backend(name)
     if library_env:
         from jumba_rl import envs as rl_envs
@@ -223,16 +230,12 @@ def bench(name, envs, steps, repeat, target, library_env=False):
     env_state, obs = start(key)
     out = {}
     f = _compiled(B, rollout, params, env_state, obs, key)
-    t = median_time(lambda: B.block(f(params, env_state, obs, key)), repeat=repeat,
-                    target=target)
-    out["rollout_steps_per_s"] = envs * steps / t
+    out["rollout"] = lambda: B.block(f(params, env_state, obs, key))
     if not library_env:
         iteration, tx = make_iteration(B, rollout, envs, steps)
         opt_state = tx.init(params)
         g = _compiled(B, iteration, params, opt_state, env_state, obs, key)
-        out["iteration_s"] = median_time(
-            lambda: B.block(g(params, opt_state, env_state, obs, key)), repeat=repeat,
-            target=target)
+        out["iteration"] = lambda: B.block(g(params, opt_state, env_state, obs, key))
     return out
 
 
@@ -245,15 +248,25 @@ def main():
     ap.add_argument("--target", type=float, default=0.5, help="seconds per timed round")
     args = ap.parse_args()
     load = os.getloadavg()[0]
-    results = {}
+    progs = {}
     for name, lib_env in (("jumba", False), ("jumba", True), ("jax", False)):
         label = name + (" (jumba_rl.envs.CartPole)" if lib_env else "")
-        print(f"running {label} ...", file=sys.stderr)
+        print(f"compiling {label} ...", file=sys.stderr)
         try:
-            results[label] = bench(name, args.envs, args.steps, args.repeat, args.target,
-                                   lib_env)
+            progs[label] = programs(name, args.envs, args.steps, lib_env)
         except ImportError as e:
             print(f"{label}: not installed ({e})", file=sys.stderr)
+    # The libraries' programs timed in turn within every round (a shared machine: a change
+    # of load hits all of them alike, so their ratios hold).
+    print("timing ...", file=sys.stderr)
+    results = {label: {} for label in progs}
+    for what in ("rollout", "iteration"):
+        calls = {label: p[what] for label, p in progs.items() if what in p}
+        for label, t in interleaved_median(calls, args.repeat, args.target).items():
+            if what == "rollout":
+                results[label]["rollout_steps_per_s"] = args.envs * args.steps / t
+            else:
+                results[label]["iteration_s"] = t
     jumba, jax = results.get("jumba"), results.get("jax")
     rows = []
     for label, r in results.items():
@@ -270,7 +283,8 @@ def main():
         "",
         f"{args.envs:,} vmapped CartPole-v1 environments, {args.steps}-step rollouts, policy "
         f"MLP 4-64-64-2 + critic 4-64-64-1; PPO iteration = rollout + GAE + 4 epochs x 4 "
-        f"minibatches of {args.envs * args.steps // 4:,}. Median of {args.repeat} rounds. "
+        f"minibatches of {args.envs * args.steps // 4:,}. Median of {args.repeat} rounds, "
+        "the libraries timed in turn within each round. "
         f"Load average (1 min) at start: {load:.1f} on {os.cpu_count()} cores (a shared "
         "machine: ratios vary with the load).",
         "",
