@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jumba._src.compiler.scan_accumulation import sums_of_products_after_loops
 from jumba._src.core import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 
 # Primitives with effects (debug callbacks, ...) register here to survive DCE.
@@ -15,7 +16,8 @@ effectful_primitives: set = set()
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
     closed = dce(cse(outer_products_as_multiplies(fold_constants(closed))))
     closed = divisions_by_constants_as_products(closed)
-    return hoist_stacked_loop_constants(closed)
+    closed = sums_of_products_after_loops(hoist_stacked_loop_constants(closed))
+    return dce(closed)
 
 
 def dce(closed: ClosedJaxpr) -> ClosedJaxpr:
