@@ -129,3 +129,23 @@ def test_pmap_device_thread_does_not_split(monkeypatch):
         assert blas.num_threads() == 1
     finally:
         blas.set_thread_local_single(False)
+
+
+def test_one_thread_hold_pins_on_first_holder_and_restores_on_last():
+    class Fake:  # a threadpoolctl controller
+        def __init__(self, n):
+            self.num_threads = n
+
+        def set_num_threads(self, n):
+            self.num_threads = n
+
+    libs = [Fake(4), Fake(2)]
+    hold = blas.OneThreadHold(lambda: (libs, [4, 2]))
+    with hold.hold():
+        assert [c.num_threads for c in libs] == [1, 1] and hold.count == 1
+        with hold.hold():  # a second holder (another device thread)
+            assert hold.count == 2
+        assert [c.num_threads for c in libs] == [1, 1]  # still held by the first
+    assert [c.num_threads for c in libs] == [4, 2] and hold.count == 0
+    with blas.OneThreadHold(lambda: ([], [])).hold():  # no BLAS found: nothing to do
+        pass

@@ -28,12 +28,11 @@ threads costs more than these products take on the shared 2-core machines).
 from __future__ import annotations
 
 import os
-import threading
-from contextlib import contextmanager
 
 import numpy as np
 
 from jumba._src.compiler.loop_body import Val, _flat_index, _nest, _prod
+from jumba._src.runtime import blas
 
 _GEMM_DTYPES = {"float32": "s", "float64": "d"}
 
@@ -190,8 +189,6 @@ def dot_general(body, eqn, ins) -> list[Val] | None:
 
 # -- SciPy's BLAS threads ------------------------------------------------------------
 
-_lock = threading.Lock()
-_held = 0
 _controllers = None
 _defaults: list[int] = []
 
@@ -216,25 +213,10 @@ def _scipy_blas_controllers():
     return _controllers
 
 
-@contextmanager
+_hold = blas.OneThreadHold(lambda: (_scipy_blas_controllers(), _defaults))
+
+
 def single_threaded():
     """Hold SciPy's BLAS at one thread while loop kernels run (counted: loops may run in
     several pmap device threads at once; the last one out restores the default)."""
-    global _held
-    controllers = _scipy_blas_controllers()
-    if not controllers:
-        yield
-        return
-    with _lock:
-        _held += 1
-        if _held == 1:
-            for c in controllers:
-                c.set_num_threads(1)
-    try:
-        yield
-    finally:
-        with _lock:
-            _held -= 1
-            if _held == 0:
-                for c, nt in zip(controllers, _defaults):
-                    c.set_num_threads(nt)
+    return _hold.hold()

@@ -39,7 +39,6 @@ _all_controllers: list = []  # every BLAS found (also when JUMBA_BLAS_THREADS fi
 _default_threads: list[int] = []
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
-_pinned = 0  # pmap runs holding BLAS at one thread (see pinned_single_thread)
 _local = threading.local()  # .single: this thread is a pmap device (no splitting)
 
 
@@ -71,7 +70,7 @@ def _blas_controllers():
 @contextmanager
 def single_threaded(flops: float):
     """Keep BLAS on one thread for the enclosed product (if it would have threaded it)."""
-    controllers = _blas_controllers() if flops >= SMALL_FLOPS and not _pinned else ()
+    controllers = _blas_controllers() if flops >= SMALL_FLOPS and not _pin.count else ()
     for c in controllers:
         c.set_num_threads(1)
     try:
@@ -111,26 +110,45 @@ def no_splitting():
         _local.single = was
 
 
-@contextmanager
+class OneThreadHold:
+    """A counted hold of some BLAS libraries at one thread: several threads may hold at
+    once; the first one in pins the libraries, the last one out restores their default
+    thread counts (restoring per holder would race: one thread restoring the default while
+    another multiplies). `find()` gives (threadpoolctl controllers, their defaults)."""
+
+    def __init__(self, find):
+        self._find = find
+        self._lock = threading.Lock()
+        self.count = 0  # holders now
+
+    @contextmanager
+    def hold(self):
+        controllers, defaults = self._find()
+        if not controllers:
+            yield
+            return
+        with self._lock:
+            self.count += 1
+            if self.count == 1:
+                for c in controllers:
+                    c.set_num_threads(1)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+                if self.count == 0:
+                    for c, n in zip(controllers, defaults):
+                        c.set_num_threads(n)
+
+
+_pin = OneThreadHold(lambda: (_blas_controllers(), _default_threads))
+
+
 def pinned_single_thread():
     """Hold BLAS at one thread while pmap's device threads run: concurrent devices must not
-    fight over cores, and per-product switching from several threads at once would race
-    (one thread restoring the default while another multiplies)."""
-    global _pinned
-    controllers = _blas_controllers()
-    with _lock:
-        _pinned += 1
-        if _pinned == 1:
-            for c in controllers:
-                c.set_num_threads(1)
-    try:
-        yield
-    finally:
-        with _lock:
-            _pinned -= 1
-            if _pinned == 0:
-                for c, n in zip(controllers, _default_threads):
-                    c.set_num_threads(n)
+    fight over cores (`single_threaded` then leaves the thread count alone)."""
+    return _pin.hold()
 
 
 def _workers() -> ThreadPoolExecutor:
