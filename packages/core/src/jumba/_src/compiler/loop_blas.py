@@ -102,6 +102,13 @@ def _layout(shape, batch, contract, free):
     return None
 
 
+def _relayout(body, v, batch, first, second):
+    """`v` copied into the layout (batch, first, second), and those axes' new positions."""
+    v = _copy_to(body, v, batch + first + second)
+    nb, n1 = len(batch), len(first)
+    return v, list(range(nb)), list(range(nb, nb + n1)), list(range(nb + n1, len(v.shape)))
+
+
 def _copy_to(body, x: Val, order) -> Val:
     """A copy of `x` with its axes permuted to `order` (row-major)."""
     em = body.em
@@ -141,19 +148,11 @@ def dot_general(body, eqn, ins) -> list[Val] | None:
     xc, yc = [a for a, _ in pairs], [b for _, b in pairs]
     lx = _layout(x.shape, xb, xc, xf)
     if lx is None:
-        x = _copy_to(body, x, xb + xf + xc)
-        nb = len(xb)
-        xb = list(range(nb))
-        xf = list(range(nb, nb + len(xf)))
-        xc = list(range(nb + len(xf), len(x.shape)))
+        x, xb, xf, xc = _relayout(body, x, xb, xf, xc)
         lx = "n"
     ly = _layout(y.shape, yb, yc, yf)
     if ly is None:
-        y = _copy_to(body, y, yb + yc + yf)
-        nb = len(yb)
-        yb = list(range(nb))
-        yc = list(range(nb, nb + len(yc)))
-        yf = list(range(nb + len(yc), len(y.shape)))
+        y, yb, yc, yf = _relayout(body, y, yb, yc, yf)
         ly = "t"
     em = body.em
     nbatch = _prod([x.shape[a] for a in xb])
