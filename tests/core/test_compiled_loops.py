@@ -18,21 +18,17 @@ import jumba as jb
 import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import loops, passes
+from tests.core.tier_runs import run_tier0, run_tier1
 
 _SETTINGS = settings(max_examples=6, deadline=None)
 
 
-def _tier0(f, *args):
-    with jb.config_context(jumba_compile="never"):
-        return jb.jit(f)(*args)
+_tier0 = run_tier0
 
 
 def _tier1(f, *args, expect_loops=1):
     """Run `f` jitted on tier 1; check that `expect_loops` loops compiled whole."""
-    with jb.config_context(jumba_compile="eager"):
-        jf = jb.jit(f)
-        out = jf(*args)
-        text = jf.lower(*args).as_text()
+    out, text = run_tier1(f, *args)
     assert ("# Tier 1" in text) == (expect_loops > 0)
     assert text.count("# loop_") == expect_loops, text
     return out, text

@@ -23,20 +23,16 @@ import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import loops, passes
 from jumba._src.compiler.loop_body import MAX_DOT_WORK
+from tests.core.tier_runs import run_tier0, run_tier1
 
 _SETTINGS = settings(max_examples=3, deadline=None)
 
 
-def _tier0(f, *args):
-    with jb.config_context(jumba_compile="never"):
-        return jb.jit(f)(*args)
+_tier0 = run_tier0
 
 
 def _tier1(f, *args, expect_loops=1):
-    with jb.config_context(jumba_compile="eager"):
-        jf = jb.jit(f)
-        out = jf(*args)
-        text = jf.lower(*args).as_text()
+    out, text = run_tier1(f, *args)
     assert text.count("# loop_") == expect_loops, text
     assert "run from Python" not in text  # no loop orchestrated per iteration
     assert text.count("matmuls by BLAS") == expect_loops, text

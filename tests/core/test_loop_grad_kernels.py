@@ -23,21 +23,17 @@ from jumba._src.compiler import fusion, loops, passes
 from jumba._src.compiler.loop_body import Val
 from jumba._src.compiler.loop_carry import carry_updates
 from jumba._src.compiler.tier1 import Tier1Executable
+from tests.core.tier_runs import run_tier0, run_tier1
 
 _SETTINGS = settings(max_examples=6, deadline=None)
 N, M, K = 5, 7, 3  # distinct sizes other than 1: one symbol each in the kernel text
 
 
-def _tier0(f, *args):
-    with jb.config_context(jumba_compile="never"):
-        return jb.jit(f)(*args)
+_tier0 = run_tier0
 
 
 def _tier1(f, *args, expect_loops=1):
-    with jb.config_context(jumba_compile="eager"):
-        jf = jb.jit(f)
-        out = jf(*args)
-        text = jf.lower(*args).as_text()
+    out, text = run_tier1(f, *args)
     assert text.count("# loop_") == expect_loops, text
     return out
 

@@ -12,6 +12,7 @@ import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import passes
 from jumba._src.lax.control_flow.loops import scan_p
+from tests.core.tier_runs import run_tier0, run_tier1
 
 
 def _scans(f, *args):
@@ -52,8 +53,7 @@ def test_rnn_gradient_carries_become_one_product_after_the_loop():
 def test_rnn_gradient_matches_the_unjitted_gradient(seed, steps, hidden):
     args = _rnn_inputs(seed, steps, hidden)
     grad = jb.grad(_rnn, argnums=(0, 1))
-    with jb.config_context(jumba_compile="never"):
-        got = jb.jit(grad)(*args)
+    got = run_tier0(grad, *args)
     want = grad(*args)  # eager: no compiler passes
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-5)
@@ -63,10 +63,8 @@ def test_rnn_gradient_matches_the_unjitted_gradient(seed, steps, hidden):
 def test_rnn_gradient_on_tier1_matches_tier0():
     args = _rnn_inputs(3, 30, 8)
     grad = jb.grad(_rnn, argnums=(0, 1))
-    with jb.config_context(jumba_compile="never"):
-        want = jb.jit(grad)(*args)
-    with jb.config_context(jumba_compile="eager"):
-        got = jb.jit(grad)(*args)
+    want = run_tier0(grad, *args)
+    got, _ = run_tier1(grad, *args)
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-5)
 

@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 import jumba as jb
 import jumba.numpy as jnp
 from jumba import lax
+from tests.core.tier_runs import run_tier0, run_tier1
 
 F32 = np.float32
 numba_only = pytest.mark.numba
@@ -126,17 +127,7 @@ def test_bits_of_two_over_pi_match_mpmath():
     assert got == want
 
 
-def _tier0(f, *args):
-    with jb.config_context(jumba_compile="never"):
-        return jb.jit(f)(*args)
-
-
-def _tier1(f, *args):
-    with jb.config_context(jumba_compile="eager"):
-        jf = jb.jit(f)
-        out = jf(*args)
-        text = jf.lower(*args).as_text()
-    return out, text
+_tier0, _tier1 = run_tier0, run_tier1
 
 
 def _trig_family(x):
