@@ -16,8 +16,7 @@ effectful_primitives: set = set()
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
     closed = dce(cse(outer_products_as_multiplies(fold_constants(closed))))
     closed = divisions_by_constants_as_products(closed)
-    closed = sums_of_products_after_loops(hoist_stacked_loop_constants(closed))
-    return dce(closed)
+    return sums_of_products_after_loops(hoist_stacked_loop_constants(closed))
 
 
 def dce(closed: ClosedJaxpr) -> ClosedJaxpr:

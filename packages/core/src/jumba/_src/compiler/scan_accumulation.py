@@ -70,17 +70,10 @@ def _accumulating_carry(eqn):
         if xb or yb or isinstance(a, Literal) or isinstance(b, Literal) \
                 or other.aval.shape != c_in.aval.shape or other.aval.dtype != c_in.aval.dtype \
                 or c_in.aval.dtype.kind != "f" \
-                or _size(a.aval) + _size(b.aval) >= _size(c_in.aval):
+                or a.aval.size + b.aval.size >= c_in.aval.size:
             continue
         return k, add, dot
     return None
-
-
-def _size(aval) -> int:
-    n = 1
-    for d in aval.shape:
-        n *= d
-    return n
 
 
 def _rewrite(eqn, k, add, dot):
