@@ -140,10 +140,12 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
         lines.append(f"_run_flat(kernel_{k}, {ext[0]}, {_tuple(arrays)}, {_tuple(scalars)}, "
                      f"{_tuple(outs)})")
     elif (not flat and shape and shape[0] > 1 and 0 not in spec.reduced_axes
+          and spec.along_first is not None
           and blas.split_flat_kernel(math.prod(shape), spec.num_ops)):
-        # Split along the first axis: inputs that run along it are sliced, others shared.
-        split = [v.aval.ndim == len(shape) and v.aval.shape[0] == shape[0]
-                 for v in spec.array_inputs]
+        # Split along the first axis: inputs that run along it are sliced, others shared
+        # (a broadcast_in_dim operand runs along it when its index map says so, whatever
+        # its rank: a (16384,) column broadcast to (16384, 64) along axis 0).
+        split = spec.along_first
         lines.append(f"_run_nest(kernel_{k}, {_tuple(ext)}, {_tuple(arrays)}, "
                      f"{tuple(split)!r}, {_tuple(scalars)}, {_tuple(outs)})")
     else:

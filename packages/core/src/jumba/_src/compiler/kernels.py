@@ -48,6 +48,9 @@ class KernelSpec:
     comment: str
     num_ops: int = 1
     reduced_axes: tuple = ()  # reduced or scanned: the kernel cannot be split along them
+    # Per array input, whether its reads run along the loop's first axis (a split slices
+    # it) or not (every part reads all of it); None if one input is read both ways.
+    along_first: tuple | None = None
 
 
 def _is_scalar_input(v) -> bool:
@@ -82,6 +85,12 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
         idx_full = ", ".join(f"i{a}" for a in range(rank))
         loops = [f"for i{a} in range(n{a}):" for a in (*kept_axes, *red_axes)]
 
+    along: dict = {}  # array input -> {does a read of it index with i0?}
+
+    def indexed(v, idx):
+        along.setdefault(v, set()).add("i0" in idx)
+        return f"{env[v][1]}[{', '.join(idx)}]" if idx else f"{env[v][1]}[()]"
+
     def load(v):
         kind, name = env[v]
         if kind == "scalar":
@@ -90,18 +99,17 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
             return f"{name}[i]"
         shape = v.aval.shape
         lead = rank - len(shape)
-        idx = [("0" if shape[j] == 1 and loop_shape[lead + j] != 1 else f"i{lead + j}")
-               for j in range(len(shape))]
-        return f"{name}[{', '.join(idx)}]" if idx else f"{name}[()]"
+        return indexed(v, [("0" if shape[j] == 1 and loop_shape[lead + j] != 1
+                            else f"i{lead + j}") for j in range(len(shape))])
 
     def load_broadcast(v, bdims):
+        # The operand's axes map to the loop's axes `bdims` (not NumPy's trailing ones).
         kind, name = env[v]
         if kind == "scalar":
             return name
         shape = v.aval.shape
-        idx = [("0" if shape[j] == 1 and loop_shape[d] != 1 else f"i{d}")
-               for j, d in enumerate(bdims)]
-        return f"{name}[{', '.join(idx)}]"
+        return indexed(v, [("0" if shape[j] == 1 and loop_shape[d] != 1 else f"i{d}")
+                           for j, d in enumerate(bdims)])
 
     body: list[str] = []
     # Loads that use no loop index (size-1 inputs broadcast over the whole loop) are read
@@ -226,8 +234,10 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
             (" from the end" if scans[0].params["reverse"] else "")
     serial = tuple(red.params["axes"]) if red is not None else \
         (scans[0].params["axis"],) if scans else ()
+    along_first = None if any(len(along.get(v, ())) > 1 for v in arrays) else \
+        tuple(True in along.get(v, ()) for v in arrays)
     return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
-                      comment, len(group.eqns), serial)
+                      comment, len(group.eqns), serial, along_first)
 
 
 def _scan_nest(scans, rank):
