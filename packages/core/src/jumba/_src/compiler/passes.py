@@ -201,12 +201,17 @@ def divisions_by_constants_as_products(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 def expand_for_kernels(closed: ClosedJaxpr) -> ClosedJaxpr:
     """Inline the expansion (lowering.expansion_rules) of every primitive that has one, so
-    that tier 1 fuses the primitives it is made of. Results are unchanged."""
+    that tier 1 fuses the primitives it is made of. Results are unchanged, but for the
+    rounding of products with a tiny contraction (`small_dots.py`: k terms summed in
+    order, as a dot of that length without fused multiply-adds)."""
+    from jumba._src.compiler import small_dots
     from jumba._src.compiler.lowering import expansion_rules
     from jumba._src.interpreters import partial_eval as pe
 
     jaxpr = closed.jaxpr
-    if not any(e.primitive in expansion_rules for e in jaxpr.eqns):
+    # Products with a tiny contraction become broadcast multiplies (small_dots.py).
+    rules = [expansion_rules.get(e.primitive) or small_dots.expansion(e) for e in jaxpr.eqns]
+    if not any(rules):
         return closed
     constvars, consts = list(jaxpr.constvars), list(closed.consts)
     subst: dict = {}
@@ -215,8 +220,7 @@ def expand_for_kernels(closed: ClosedJaxpr) -> ClosedJaxpr:
     def sub(v):
         return subst.get(v, v) if isinstance(v, Var) else v
 
-    for eqn in jaxpr.eqns:
-        rule = expansion_rules.get(eqn.primitive)
+    for eqn, rule in zip(jaxpr.eqns, rules):
         inputs = [sub(v) for v in eqn.inputs]
         if rule is None:
             eqns.append(JaxprEqn(eqn.primitive, inputs, eqn.params, eqn.outputs))
