@@ -16,7 +16,7 @@ import numpy as np
 from jumba._src.compiler import inplace
 from jumba._src.core import Array, ClosedJaxpr, JaxprEqn, Literal, to_numpy
 from jumba._src.jaxpr_printing import _Names
-from jumba._src.runtime import blas, buffers
+from jumba._src.runtime import blas, buffers, split_reductions
 
 
 def function_name(name: str) -> str:
@@ -97,6 +97,8 @@ def generate(closed: ClosedJaxpr, nodes, name: str, kernels=(), out_weak=None,
         else:
             namespace["unflatten"] = unflatten
             lines.append(f"    return unflatten([{', '.join(outs)}])")
+    if any("_run_nest_red(" in s for s in lines):  # added last: literal names stay put
+        namespace["_run_nest_red"] = split_reductions.run_nest_reduction
     return "\n".join(lines) + "\n", namespace
 
 
@@ -148,6 +150,13 @@ def _kernel_lines(spec, k, names, ref) -> list[str]:
         split = spec.along_first
         lines.append(f"_run_nest(kernel_{k}, {_tuple(ext)}, {_tuple(arrays)}, "
                      f"{tuple(split)!r}, {_tuple(scalars)}, {_tuple(outs)})")
+    elif (not flat and shape and shape[0] > 1 and 0 in spec.reduced_axes
+          and spec.along_first is not None
+          and split_reductions.worth_splitting(spec.reduction, shape, spec.num_ops)):
+        # A reduction over the first axis: chunks of rows reduce into partials, combined.
+        lines.append(f"_run_nest_red(kernel_{k}, {_tuple(ext)}, {_tuple(arrays)}, "
+                     f"{spec.along_first!r}, {_tuple(scalars)}, {_tuple(outs)}, "
+                     f"{spec.reduction_output}, {spec.reduction!r})")
     else:
         lines.append(f"kernel_{k}({', '.join(ext + arrays + scalars + outs)})")
     return lines

@@ -51,6 +51,9 @@ class KernelSpec:
     # Per array input, whether its reads run along the loop's first axis (a split slices
     # it) or not (every part reads all of it); None if one input is read both ways.
     along_first: tuple | None = None
+    # A closing reduction: its primitive's name and the index of its output in `outputs`.
+    reduction: str | None = None
+    reduction_output: int | None = None
 
 
 def _is_scalar_input(v) -> bool:
@@ -237,7 +240,9 @@ def kernel_spec(group: FusedGroup) -> KernelSpec:
     along_first = None if any(len(along.get(v, ())) > 1 for v in arrays) else \
         tuple(True in along.get(v, ()) for v in arrays)
     return KernelSpec(source, "flat" if flat else "nest", loop_shape, arrays, scalars, outs,
-                      comment, len(group.eqns), serial, along_first)
+                      comment, len(group.eqns), serial, along_first,
+                      None if red is None else red.primitive.name,
+                      None if red is None else outs.index(red.outputs[0]))
 
 
 def _scan_nest(scans, rank):
