@@ -27,7 +27,12 @@ os.environ["JUMBA_NUM_CPU_DEVICES"] = "2"  # before jumba is imported
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment_header,
+    interleaved_median,
+    record_verdicts,
+    write_section,
+)
 
 SECTION = "## pmap on thread devices (issue 7)"
 
@@ -47,7 +52,11 @@ print(json.dumps({"seconds": statistics.median(v / number for v in t.repeat(5, n
 """
 
 
-def bench_jumba(x):
+def bench_jumba_and_sequential(x):
+    """(Jumba's pmap, the sequential baseline) seconds per call, timed in turn each round
+    (the ratio between them is the target: one change of load hits both alike)."""
+    from threadpoolctl import threadpool_limits
+
     import jumba as jb
 
     assert jb.local_device_count() == 2
@@ -55,15 +64,15 @@ def bench_jumba(x):
     xs = jb.device_put_sharded([x[0], x[1]], jb.devices()[:2])
     out = f(xs)
     np.testing.assert_allclose(np.asarray(out[1]), x[1] @ x[1].T, rtol=1e-4, atol=1e-2)
-    return median_time(lambda: f(xs).block_until_ready(), repeat=5)
 
+    def sequential():
+        with threadpool_limits(1, user_api="blas"):
+            np.matmul(x[0], x[0].T)
+            np.matmul(x[1], x[1].T)
 
-def bench_sequential(x):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
-        return median_time(lambda: (np.matmul(x[0], x[0].T), np.matmul(x[1], x[1].T)),
-                           repeat=5)
+    t = interleaved_median({"jumba": lambda: f(xs).block_until_ready(),
+                            "sequential": sequential}, repeat=7)
+    return t["jumba"], t["sequential"]
 
 
 def bench_jax(n):
@@ -85,8 +94,7 @@ def main():
     args = ap.parse_args()
     n = args.size
     x = np.random.default_rng(0).standard_normal((2, n, n), dtype=np.float32)
-    t_jumba = bench_jumba(x)
-    t_seq = bench_sequential(x)
+    t_jumba, t_seq = bench_jumba_and_sequential(x)
     t_jax = bench_jax(n)
     speedup = t_seq / t_jumba
     vs_jax = None if t_jax is None else t_jumba / t_jax
@@ -100,7 +108,8 @@ def main():
         environment_header(command),
         "",
         f"Two float32[{n},{n}] matrices, one per device; each device computes x @ x.T. "
-        f"Median of 5 rounds, ms per call (lower is better). 1-minute load average at the "
+        f"Median of 7 rounds, Jumba and the sequential products timed in turn within each "
+        f"round; ms per call (lower is better). 1-minute load average at the "
         f"end of the run: {os.getloadavg()[0]:.1f} (a shared 2-core machine: expect noise).",
         "",
         "| run | ms per call |",

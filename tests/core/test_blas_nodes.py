@@ -59,7 +59,12 @@ def test_gemm_update_matches_numpy(m, k, n, ta, tb, alpha, f64, seed):
 
 @pytest.mark.parametrize("sa, sb, ta", [((128, 784), (784, 512), False),  # column split
                                         ((784, 128), (128, 512), True)])   # row split
-def test_split_gemm_update_matches_numpy(sa, sb, ta):
+@pytest.mark.parametrize("blas_threads", [1, 2])  # Jumba's split, or BLAS's own threads
+def test_split_gemm_update_matches_numpy(sa, sb, ta, blas_threads, monkeypatch):
+    blas._blas_controllers()
+    monkeypatch.setattr(blas, "_numpy_blas_threads", blas_threads)
+    monkeypatch.setattr(blas, "num_threads", lambda: 2)
+    monkeypatch.setattr(blas, "_skip", 0)
     rng = np.random.default_rng(0)
     a, b = _operand(rng, sa, ta, np.float32), _operand(rng, sb, False, np.float32)
     p = rng.standard_normal((sa[0], sb[1])).astype(np.float32)
@@ -82,7 +87,22 @@ def test_cblas_found_for_numpys_blas():
     assert gemm._gemm_fn(np.dtype(np.float64)) is not None
 
 
+def test_matmul_pair_runs_in_turn_when_blas_threads_itself(monkeypatch):
+    blas._blas_controllers()
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
+    monkeypatch.setattr(blas, "num_threads", lambda: 2)
+    monkeypatch.setattr(blas, "_skip", 0)
+    threads = []
+    out = gemm.matmul_pair(lambda: threads.append(threading.get_ident()) or 1,
+                           lambda: threads.append(threading.get_ident()) or 2)
+    assert out == (1, 2) and threads == [threading.get_ident()] * 2
+
+
 def test_matmul_pair_runs_both_and_survives_a_stalled_helper(monkeypatch):
+    blas._blas_controllers()
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 1)  # a BLAS that cannot thread
+    monkeypatch.setattr(blas, "num_threads", lambda: 2)
+    monkeypatch.setattr(blas, "_skip", 0)
     a, b = np.ones((3, 4)), np.ones((4, 2))
     assert [r.tolist() for r in gemm.matmul_pair(lambda: a @ b, lambda: 2 * (a @ b))] == \
         [(a @ b).tolist(), (2 * (a @ b)).tolist()]

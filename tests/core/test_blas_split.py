@@ -16,6 +16,10 @@ def _fresh_backoff(monkeypatch):
     monkeypatch.setattr(blas, "_backoff", 0)
     monkeypatch.setattr(blas, "_skip", 0)
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
+    # A BLAS that cannot thread by itself: big products are split over Jumba's helpers
+    # (the threaded path has tests of its own below).
+    blas._blas_controllers()
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 1)
 
 
 @pytest.mark.parametrize("sa, sb, transpose_a", [
@@ -149,3 +153,53 @@ def test_one_thread_hold_pins_on_first_holder_and_restores_on_last():
     assert [c.num_threads for c in libs] == [4, 2] and hold.count == 0
     with blas.OneThreadHold(lambda: ([], [])).hold():  # no BLAS found: nothing to do
         pass
+
+
+# ------------------------------------------------------------- BLAS's own threads
+
+def test_threaded_product_matches_numpy_and_backs_off_when_it_did_not_overlap(monkeypatch):
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
+    assert blas.blas_threads_usable()
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((128, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 512)).astype(np.float32)
+    calls = []
+    real = np.matmul
+
+    def matmul(x, y, out=None):
+        calls.append(threading.get_ident())
+        return real(x, y, out=out)
+
+    monkeypatch.setattr(blas.np, "matmul", matmul)
+    monkeypatch.setattr(blas.time, "process_time", lambda: 0.0)  # no CPU used: no overlap
+    got = blas.matmul(a, b)
+    np.testing.assert_allclose(got, real(a, b), rtol=1e-4, atol=1e-3)
+    assert calls == [threading.get_ident()]  # one call on BLAS's threads, no split
+    assert blas._skip == 64 and not blas.blas_threads_usable()  # a long back-off
+    blas.matmul(a, b)  # backing off: one thread (no split either)
+    assert blas._skip == 63 and len(calls) == 2
+
+
+def test_threaded_blas_not_used_by_pmap_devices_or_small_products(monkeypatch):
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
+    assert blas.blas_threads_usable()
+    with blas.pinned_single_thread():  # pmap's devices run: BLAS stays at one thread
+        assert not blas.blas_threads_usable()
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 1)
+    assert not blas.blas_threads_usable()
+
+
+def test_numpys_blas_is_listed_first():
+    class Fake:
+        def __init__(self, path):
+            self.filepath = path
+
+    numpys = Fake("/venv/site-packages/numpy.libs/libscipy_openblas64_-1.so")
+    scipys = Fake("/venv/site-packages/scipy.libs/libscipy_openblas-2.so")
+    system = Fake("/usr/lib/x86_64-linux-gnu/libopenblas.so.0")
+    assert blas._is_numpys(numpys) and blas._is_numpys(system)
+    assert not blas._is_numpys(scipys)
+    libs = blas.blas_libraries()
+    if libs:
+        flags = [blas._is_numpys(c) for c in libs]
+        assert flags == sorted(flags, reverse=True)  # NumPy's before SciPy's own

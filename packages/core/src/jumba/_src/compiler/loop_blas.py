@@ -27,8 +27,6 @@ threads costs more than these products take on the shared 2-core machines).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from jumba._src.compiler.loop_body import Val, _flat_index, _nest, _prod
@@ -188,31 +186,7 @@ def dot_general(body, eqn, ins) -> list[Val] | None:
 
 # -- SciPy's BLAS threads ------------------------------------------------------------
 
-_controllers = None
-_defaults: list[int] = []
-
-
-def _scipy_blas_controllers():
-    """threadpoolctl controllers of the BLAS libraries numba's gemm reaches (SciPy's)."""
-    global _controllers
-    if _controllers is None:
-        found = []
-        if not os.environ.get("JUMBA_BLAS_THREADS"):  # fixed by the user: leave it
-            try:
-                import scipy.linalg.cython_blas  # noqa: F401 (loaded, so threadpoolctl sees it)
-                from threadpoolctl import ThreadpoolController
-
-                found = [c for c in ThreadpoolController().lib_controllers
-                         if c.user_api == "blas" and "scipy" in str(c.filepath).lower()
-                         and "numpy" not in str(c.filepath).lower()]
-            except Exception:  # no threadpoolctl, or a BLAS it cannot drive
-                found = []
-        _defaults[:] = [c.num_threads for c in found]
-        _controllers = found
-    return _controllers
-
-
-_hold = blas.OneThreadHold(lambda: (_scipy_blas_controllers(), _defaults))
+_hold = blas.OneThreadHold(blas.scipy_blas_controllers)
 
 
 def single_threaded():

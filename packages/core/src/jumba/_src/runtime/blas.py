@@ -1,21 +1,23 @@
-"""Matrix products on all cores, with BLAS itself kept single-threaded.
+"""Matrix products on all cores, without two thread pools fighting over them.
 
-Waking BLAS's own worker threads costs far more than small and medium products take: on the
-2-core machines here numpy's OpenBLAS ran a 128x784 @ 784x512 product in 1.2 ms on one
-thread and in 25 ms on two (a 256^3 one: 0.34 ms vs 15 ms). Splitting the product into row
-blocks computed by Jumba's own worker threads, each calling single-threaded BLAS (which
-releases the GIL), took 0.75 ms. So BLAS runs on one thread for every product Jumba makes;
-products over `PARALLEL_FLOPS` are split over `num_threads()` workers. Setting BLAS's
-thread count costs about 1.5 µs (threadpoolctl), paid only by products big enough for BLAS
-to have threaded them. `JUMBA_BLAS_THREADS=n` turns the splitting off and fixes BLAS's own
-thread count to n instead.
+Big 2-D products (over `PARALLEL_FLOPS`) use NumPy's BLAS with its own threads: on the
+2-core machines here OpenBLAS's two threads share one packed panel and ran the MLP's
+products 1.3-2x faster than Jumba's earlier split into blocks computed by its own worker
+threads with single-threaded BLAS (128x784 @ 784x512: 0.63 ms against 0.88 ms; 784x128 @
+128x512: 0.50 ms against 0.97 ms). Smaller products run on one thread (waking BLAS's
+workers costs more than they take); setting BLAS's thread count costs about 1.5 µs
+(threadpoolctl), paid only by products big enough for BLAS to have threaded them.
+Batched products, and every product when NumPy's BLAS has one thread or cannot be driven,
+are split into blocks claimed by Jumba's worker threads instead. `JUMBA_BLAS_THREADS=n`
+turns all of this off and fixes BLAS's own thread count to n.
 
-Splitting is adaptive, because these machines are often shared: chunks are claimed (the
-caller never waits for a helper that has not started), a helper's stalled chunk is redone
-after a bounded wait, and a split whose chunks did not run at the same time (the other core
-was busy) makes the next products run unsplit for a while (see `run_claimed`). On a loaded
-2-core machine the old fixed halving took a median 1.6 ms (p90 5 ms) for 128x784 @ 784x512
-against 0.8 ms on one thread; with claiming and back-off it stays at the one-thread time.
+Threading is adaptive, because these machines are often shared. OpenBLAS's threads wait
+for each other by spinning, so on a loaded machine a threaded product can take 10x its
+one-thread time (19 ms against 3 ms seen here): a threaded product (or split) that did not
+keep more than `OVERLAP` cores busy on average makes the next products run on one thread
+for a while (see `_note_split`). Jumba's own split claims chunks (the caller never waits
+for a helper that has not started) and redoes a helper's stalled chunk after a bounded
+wait (see `run_claimed`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _fixed_threads() -> int | None:
 
 
 def _blas_controllers():
-    global _controllers
+    global _controllers, _numpy_blas_threads
     if _controllers is None:
         try:
             from threadpoolctl import ThreadpoolController
@@ -57,14 +59,68 @@ def _blas_controllers():
                      if c.user_api == "blas"]
         except Exception:  # no threadpoolctl, or a BLAS it cannot drive: leave BLAS alone
             found = []
+        # NumPy's own first: its cblas is the one `gemm` calls (SciPy's OpenBLAS, a second
+        # library with a thread pool of its own, must not serve threaded products beside it).
+        found.sort(key=lambda c: not _is_numpys(c))
         _default_threads[:] = [c.num_threads for c in found]
         _all_controllers[:] = found
         if _fixed_threads() is not None:
             for c in found:
                 c.set_num_threads(_fixed_threads())
             found = []  # fixed for good: nothing to switch per product
+        ours = [n for c, n in zip(found, _default_threads) if _is_numpys(c)]
+        _numpy_blas_threads = min(ours) if ours else 0
         _controllers = found
     return _controllers
+
+
+def _is_numpys(controller) -> bool:
+    """Whether a BLAS library is the one NumPy links (a wheel's copy in numpy.libs, or a
+    system library NumPy was built against: then SciPy shares it)."""
+    path = str(controller.filepath).lower()
+    return "numpy" in path or ("scipy" not in path)
+
+
+_numpy_blas_threads = 0  # NumPy's BLAS's own thread count (0: unknown or not drivable)
+_scipy_found: tuple | None = None
+
+
+def scipy_blas_controllers() -> tuple[list, list[int]]:
+    """(threadpoolctl controllers, default thread counts) of SciPy's own BLAS, the one
+    numba's gemm reaches (empty when SciPy shares NumPy's, or `JUMBA_BLAS_THREADS` fixes
+    the thread counts)."""
+    global _scipy_found
+    if _scipy_found is None:
+        found = []
+        if _fixed_threads() is None:
+            try:
+                import scipy.linalg.cython_blas  # noqa: F401 (loaded, so threadpoolctl sees it)
+                from threadpoolctl import ThreadpoolController
+
+                found = [c for c in ThreadpoolController().lib_controllers
+                         if c.user_api == "blas" and not _is_numpys(c)]
+            except Exception:  # no SciPy or threadpoolctl, or a BLAS it cannot drive
+                found = []
+        _scipy_found = (found, [c.num_threads for c in found])
+    return _scipy_found
+
+
+def blas_threads_usable() -> bool:
+    """Whether a big 2-D product should use NumPy's BLAS with its own threads now (not when
+    this thread is a pmap device, BLAS is pinned at one thread, or products back off)."""
+    _blas_controllers()
+    return _numpy_blas_threads >= 2 and num_threads() >= 2 and not _pin.count \
+        and _skip == 0
+
+
+def run_threaded(product):
+    """`product()` (a BLAS call at BLAS's own thread count), noting whether its threads
+    really ran side by side: process CPU time under `OVERLAP` x the wall time means the
+    other core was busy and BLAS's threads spun waiting for it (then back off)."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = product()
+    _note_split(time.process_time() - c0 < OVERLAP * (time.perf_counter() - w0), first=64)
+    return out
 
 
 @contextmanager
@@ -244,10 +300,12 @@ _backoff = 0
 _skip = 0
 
 
-def _note_split(missed: bool):
+def _note_split(missed: bool, first: int = 8):
+    """`first`: the products skipped after a first miss (a missed threaded BLAS product
+    costs several times its one-thread time, a missed split at most 1.5x: see callers)."""
     global _backoff, _skip
     if missed:
-        _backoff = min(max(2 * _backoff, 8), 512)
+        _backoff = min(max(2 * _backoff, first), 512)
         _skip = _backoff
     else:
         _backoff = 0
@@ -270,9 +328,12 @@ def _split_axis(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`a @ b` for 2-D, or batched 3-D, arrays: split into blocks of rows or columns (or of
-    batch entries) claimed by worker threads when the product is big enough to pay."""
+    """`a @ b` for 2-D, or batched 3-D, arrays. A big 2-D product runs on BLAS's own
+    threads; a big batched one (or any, when BLAS cannot thread) is split into blocks of
+    rows or columns (or of batch entries) claimed by worker threads."""
     flops = 2.0 * a.size * b.shape[-1]
+    if flops >= PARALLEL_FLOPS and a.ndim == 2 and blas_threads_usable():
+        return run_threaded(lambda: np.matmul(a, b))
     n = num_threads()
     axis = _split_axis(a, b)
     extent = b.shape[-1] if axis else a.shape[0]

@@ -6,13 +6,15 @@ gradient-descent update (`w - lr * x.T @ delta`) and of residual products; done 
 product and then an elementwise kernel it writes the product, reads it back with `p` and
 writes the result (three passes over the matrix, plus OpenBLAS's own zeroing pass for
 beta = 0); folded, it is one copy and the gemm. NumPy has no such call, so the BLAS that
-NumPy itself uses (found by threadpoolctl, the same library whose thread count
-`blas.single_threaded` holds at one) is called through ctypes; without a usable cblas the
-update is computed with NumPy in two passes.
+NumPy itself uses (found by threadpoolctl, `blas.blas_libraries()` lists it first; never
+SciPy's own OpenBLAS, whose threads would spin beside NumPy's) is called through ctypes;
+without a usable cblas the update is computed with NumPy in two passes.
 
-`matmul_pair` runs two independent products at once, one per core, each single-threaded:
-on two cores that beats splitting each product in halves (each half packs the shared
-operand again, and every split costs a hand-off).
+`matmul_pair` runs two independent products at once, one per core, each single-threaded,
+where BLAS cannot thread them itself: on two cores that beats splitting each product in
+halves (each half packs the shared operand again, and every split costs a hand-off). Where
+BLAS can, the two run one after the other on its threads (the MLP's dW2 and dX2: 0.79 ms
+against 1.18 ms as a pair).
 """
 
 from __future__ import annotations
@@ -127,6 +129,9 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     alpha = float(alpha)
     flops = 2.0 * a.size * b.shape[1]
     out = buffers.empty(p.shape, dtype)  # large: recycled pages, no faults on the copy
+    if flops >= blas.PARALLEL_FLOPS and blas.blas_threads_usable():
+        np.copyto(out, p)
+        return blas.run_threaded(lambda: _gemm_into(out, a, b, alpha, fn, scalar) or out)
 
     def block(lo, hi, out):
         if axis:
@@ -156,8 +161,8 @@ def matmul_pair(f0, f1, work0: float = 1.0, work1: float = 1.0):
     not started when the caller finishes its own, the caller computes both; if the helper
     stalls, the caller recomputes its product (each call allocates its own result, so the
     helper's late result is simply dropped)."""
-    if blas.num_threads() < 2 or not blas._split_now():
-        return f0(), f1()
+    if blas.num_threads() < 2 or blas.blas_threads_usable() or not blas._split_now():
+        return f0(), f1()  # (each product on BLAS's own threads, if it can use them)
     results = [None, None]
     fns = (f0, f1)
 
