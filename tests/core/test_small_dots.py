@@ -93,7 +93,8 @@ def test_only_small_float_contractions_with_large_outputs_are_rewritten():
     assert kept(np.ones((4096, 2), np.int32), np.ones((2, 2), np.int32))  # integers
     with jb.config_context(jax_enable_x64=True):
         x64 = rng.standard_normal((4096, 2))
-        assert not kept(x64, rng.standard_normal((2, 3)))
+        assert kept(x64, rng.standard_normal((2, 3)))  # float64, K > 1: BLAS
+        assert not kept(x64[:, :1], rng.standard_normal((1, 3)))  # K = 1: a multiply
         # A product accumulated in a wider type than its operands keeps its dot.
         assert "dot_general" in _names(_expanded(
             lambda x, y: lax.dot(x, y, preferred_element_type=np.float64),

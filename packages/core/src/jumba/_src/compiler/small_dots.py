@@ -45,6 +45,12 @@ def expansion(eqn):
     k = math.prod(x.shape[i] for i in xc)
     if not 1 <= k <= MAX_K or out.size < MIN_SIZE:
         return None
+    if k > 1 and x.dtype != np.float32:
+        # Loop bodies run from Python leave fused groups applying libm functions to large
+        # arrays to NumPy (loop_tier1._LIBM), all but float32's vectorised ones: there the
+        # 2K - 1 operations would run as NumPy calls, slower than one matmul. (K = 1 is one
+        # multiply, never slower.)
+        return None
     nb, nxf = len(xb), len(_free(x.ndim, xc, xb))
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
 
