@@ -41,7 +41,7 @@ from jumba._src.core import Literal
 # Split only loops with at least this many rows and this much work (iterations x rows x
 # operations): a helper's round trip is ~40 µs and xs/ys with the batch axis second are
 # copied per block.
-MIN_ROWS = 64
+MIN_ROWS = 128
 MIN_WORK = 1 << 22
 
 
@@ -356,4 +356,17 @@ def run_split(kernel, plan: SplitPlan, lead, dims, row_dim, ins, extra, outs):
     if n < 2 or not blas._split_now():
         part(0, plan.rows)
         return
-    blas.run_claimed(part, blas._shares(plan.rows, n, 8))
+    blas.run_claimed(part, _blocks(plan.rows, n))
+
+
+# Rows per block at least: a block runs the whole loop, so its products must stay big
+# enough for gemm to run at speed (1,024 rows of the rollout: 8 blocks of 128).
+BLOCK_ROWS = 64
+
+
+def _blocks(rows: int, threads: int) -> list[int]:
+    """Bounds of equal blocks of rows (multiples of 8), up to 4 per thread: a helper
+    preempted on a busy machine then holds up the caller by one small block at most."""
+    n = max(2, min(4 * threads, rows // BLOCK_ROWS))
+    bounds = [min(rows, (rows * i // n + 4) // 8 * 8) for i in range(n)] + [rows]
+    return sorted(set(bounds))
