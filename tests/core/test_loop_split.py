@@ -120,7 +120,7 @@ def test_too_few_rows_stays_whole(monkeypatch):
 def _sampling_program(rows):
     """A policy step as in a PPO rollout: one carried key split per step, categorical
     actions for every row, their log-probabilities (a gather), per-row keys in the state."""
-    def f(obs, w, keys, key):
+    def f(obs, w, keys, key, xs):
         def step(carry, x):
             obs, keys, key = carry
             key, k = jb.random.split(key)
@@ -130,15 +130,15 @@ def _sampling_program(rows):
             keys, noise_keys = jnp.split(jax_split_rows(keys), 2, axis=1)
             noise = jb.vmap(lambda k: jb.random.uniform(k[0], (obs.shape[1],)))(noise_keys)
             obs = obs * 0.9 + noise * jnp.where(a == 1, 1.0, -1.0)[:, None]
-            return (obs, keys[:, 0], key), (a, logp)
+            return (obs, keys[:, 0], key), (a, logp, key)
 
-        xs = jnp.linspace(-1.0, 1.0, STEPS * 2).reshape(STEPS, 1, 2)
         return lax.scan(step, (obs, keys, key), xs)
 
     rng = np.random.default_rng(rows)
     return f, (rng.normal(size=(rows, 4)).astype(np.float32),
                rng.normal(size=(4, 2)).astype(np.float32),
-               jb.random.split(jb.random.PRNGKey(rows), rows), jb.random.PRNGKey(1))
+               jb.random.split(jb.random.PRNGKey(rows), rows), jb.random.PRNGKey(1),
+               rng.normal(size=(STEPS, rows, 2)).astype(np.float32))
 
 
 def jax_split_rows(keys):
@@ -150,14 +150,32 @@ def test_policy_sampling_splits():
     f, args = _sampling_program(ROWS)
     plan = _scan_plan(f, *args)
     assert plan is not None
-    assert plan.in_axes[-1] is None  # xs: one row for every environment (broadcast)
+    assert plan.in_axes[-1] == 1  # xs: the scan's axis, then the rows
+    assert plan.out_axes[-3:] == [1, 1, None]  # ys: actions, log-probabilities, the key
 
 
 @pytest.mark.numba
 @settings(max_examples=3, deadline=None)
 @given(rows=st.integers(40, 90), seed=st.integers(0, 2**16))
 def test_split_loops_match_tier0(rows, seed):
-    blas._skip = 0  # not backing off from an earlier unsplit product: run the blocks
+    blocks = []
+    claimed, threads, split_now = blas.run_claimed, blas.num_threads, blas._split_now
+
+    def run_claimed(run_chunk, bounds, patience=None):
+        blocks.append(list(bounds))
+        return claimed(run_chunk, bounds, patience)
+
+    # Blocks run whatever the machine (one core, or backing off from a missed split).
+    blas.run_claimed, blas.num_threads, blas._split_now = run_claimed, lambda: 2, lambda: True
+    try:
+        _split_loops_match_tier0(rows, seed)
+    finally:
+        blas.run_claimed, blas.num_threads, blas._split_now = claimed, threads, split_now
+    assert len(blocks) == 2 and all(b[0] == 0 and b[-1] == rows and len(b) > 2
+                                    for b in blocks), blocks
+
+
+def _split_loops_match_tier0(rows, seed):
     rng = np.random.default_rng(seed)
     f, _ = _program(ACCEPTED["row-wise reductions and gathers"], rows=rows)
     args = (rng.normal(size=(rows, FEAT)).astype(np.float32),
@@ -173,9 +191,9 @@ def test_split_loops_match_tier0(rows, seed):
     out, text = run_tier1(g, *gargs)
     assert f"split by rows of {rows}" in text
     ref = run_tier0(g, *gargs)
-    (o_obs, o_keys, o_key), (o_a, o_logp) = out
-    (r_obs, r_keys, r_key), (r_a, r_logp) = ref
-    for o, r in ((o_keys, r_keys), (o_key, r_key), (o_a, r_a)):  # bits: exactly
+    (o_obs, o_keys, o_key), (o_a, o_logp, o_ks) = out
+    (r_obs, r_keys, r_key), (r_a, r_logp, r_ks) = ref
+    for o, r in ((o_keys, r_keys), (o_key, r_key), (o_a, r_a), (o_ks, r_ks)):  # exactly
         np.testing.assert_array_equal(np.asarray(o), np.asarray(r))
     for o, r in ((o_obs, r_obs), (o_logp, r_logp)):
         np.testing.assert_allclose(np.asarray(o), np.asarray(r), rtol=2e-5, atol=2e-5)

@@ -50,6 +50,10 @@ updated in place (`inplace.py`). A kernel of more than `loop_outline.MAX_LINES` 
 cut into functions (numba's front end is superlinear in a function's size: the rollout's
 ~1,000-line body took 230 s as one function at load 9; cut, 45 s cold at load 3, 0.8 s for
 the first call of a new process with the kernel in the disk cache).
+
+A scan whose body provably works row by row over a batch axis (a vmapped environment
+step and policy) runs its kernel once per block of rows, on the caller's thread and a
+helper's (`loop_split.py`): the text is generic over sizes, so one kernel serves.
 """
 
 from __future__ import annotations
