@@ -197,3 +197,16 @@ def _split_loops_match_tier0(rows, seed):
         np.testing.assert_array_equal(np.asarray(o), np.asarray(r))
     for o, r in ((o_obs, r_obs), (o_logp, r_logp)):
         np.testing.assert_allclose(np.asarray(o), np.asarray(r), rtol=2e-5, atol=2e-5)
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.integers(2, 5000), threads=st.integers(1, 4), row_bytes=st.integers(1, 1 << 16))
+def test_blocks_cover_the_rows(rows, threads, row_bytes):
+    b = loop_split._blocks(rows, threads, row_bytes)
+    assert b[0] == 0 and b[-1] == rows and all(lo < hi for lo, hi in zip(b, b[1:]))
+    assert all(x % 8 == 0 for x in b[1:-1])
+    # Cache-sized unless that would be under BLOCK_ROWS rows; one block per helper at least.
+    per = max(loop_split.BLOCK_ROWS, loop_split.BLOCK_BYTES // row_bytes)
+    assert max(hi - lo for lo, hi in zip(b, b[1:])) <= per + 8
+    if threads > 1 and rows >= 8 * threads:
+        assert len(b) - 1 >= threads
