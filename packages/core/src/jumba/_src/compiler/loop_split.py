@@ -2,8 +2,10 @@
 axis (a vmapped environment step, a policy over a batch of observations) is one loop over
 the whole batch or, equally, one loop per block of rows. Its kernel (`loops.py`) is
 generic over sizes, so the same compiled function runs each block, on the caller's thread
-and a helper's at once (kernels are `nogil`; blocks are claimed, as in
-`runtime/blas.run_claimed`, so a busy machine costs no waiting).
+and a helper's at once (kernels are `nogil`; blocks are claimed, `runtime/blas.run_claimed`,
+so on a busy machine the caller waits for one block of a preempted helper at most, and
+backs off from splitting after a split that did not overlap). Blocks are cache-sized, so
+even one after the other on one thread they run faster than the whole batch.
 
 Whether a loop splits is decided on its Jaxpr, and the analysis must hold for every program
 it accepts. A candidate batch size `B` is read off the carries; then the batch axis of any
