@@ -50,6 +50,10 @@ updated in place (`inplace.py`). A kernel of more than `loop_outline.MAX_LINES` 
 cut into functions (numba's front end is superlinear in a function's size: the rollout's
 ~1,000-line body took 230 s as one function at load 9; cut, 45 s cold at load 3, 0.8 s for
 the first call of a new process with the kernel in the disk cache).
+
+A scan whose body provably works row by row over a batch axis (a vmapped environment
+step and policy) runs its kernel once per block of rows, on the caller's thread and a
+helper's (`loop_split.py`): the text is generic over sizes, so one kernel serves.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class LoopKernel:
     num_ops: int = 0
     comment: str = ""
     uses_blas: bool = False  # calls gemm (`loop_blas.py`): run with SciPy's BLAS 1-threaded
+    split: object = None  # `loop_split.SplitPlan`: run over blocks of rows on every core
+    row_dim: int = 0  # the position in `dims` of the split's row count
 
 
 def _module_source(lines) -> str:
@@ -114,6 +120,12 @@ def loop_kernel(eqn) -> LoopKernel | None:
         return None
     if lk.uses_blas and libm_elements(eqn) > LIBM_BUDGET:
         return None  # NumPy's SIMD loops, between tier-1 kernels, do these faster
+    from jumba._src.compiler.loop_split import split_plan
+
+    plan = split_plan(eqn)
+    if plan is not None and plan.rows in lk.dims:
+        lk.split, lk.row_dim = plan, lk.dims.index(plan.rows)
+        lk.comment += f", split by rows of {plan.rows}"
     return lk
 
 
@@ -271,35 +283,50 @@ def compile_loop(lk: LoopKernel):
 
 
 def call_lines(lk: LoopKernel, k: int, names, ref, namespace) -> list[str]:
-    """The orchestrating code: allocate the outputs, call the kernel once."""
+    """The orchestrating code: allocate the outputs, call the kernel once (or once per
+    block of rows, `loop_split.py`)."""
     eqn = lk.eqn
     lines = [f"# loop_{k}: {lk.comment} (one numba function, source below)"]
     for v in eqn.outputs:
         lines.append(f"{names(v)} = np.empty({v.aval.shape!r}, np.{v.aval.dtype.name})")
-    args = ([str(lk.n_iter)] if lk.n_iter is not None else []) + [str(d) for d in lk.dims]
+    lead = [str(lk.n_iter)] if lk.n_iter is not None else []
+    args = lead + [str(d) for d in lk.dims]
+    flat = "" if lk.split is not None else ".reshape(-1)"  # blocks are cut, then flattened
+    ins = []
     for v, is_array in zip(eqn.inputs, lk.array_args):
         if is_array:
-            args.append(f"_contig({names(v)}).reshape(-1)")
+            ins.append(f"_contig({names(v)}){flat}")
         elif isinstance(v, Literal):
-            args.append(ref(v))
+            ins.append(ref(v))
         else:
-            args.append(f"{names(v)}[()]")
+            ins.append(f"{names(v)}[()]")
+    extra = []
     for c_i in range(len(lk.extra_consts)):
         key = f"loop_{k}_const{c_i}"
         namespace[key] = lk.extra_consts[c_i]
-        args.append(key)
+        extra.append(key)
     for c_i, c in enumerate(lk.scalar_args):
         key = f"loop_{k}_int{c_i}"
         namespace[key] = c
-        args.append(key)
-    args += [f"{names(v)}.reshape(-1)" for v in eqn.outputs]
+        extra.append(key)
+    outs = [f"{names(v)}{flat}" for v in eqn.outputs]
+    if lk.split is not None:
+        from jumba._src.compiler.loop_split import run_split
+
+        namespace["_run_split"] = run_split
+        namespace[f"loop_{k}_plan"] = lk.split
+        call = (f"_run_split(loop_{k}, loop_{k}_plan, ({''.join(a + ', ' for a in lead)}), "
+                f"({''.join(str(d) + ', ' for d in lk.dims)}), {lk.row_dim}, "
+                f"[{', '.join(ins)}], [{', '.join(extra)}], [{', '.join(outs)}])")
+    else:
+        call = f"loop_{k}({', '.join(args + ins + extra + outs)})"
     if lk.uses_blas:
         from jumba._src.compiler.loop_blas import single_threaded
 
         namespace["_blas_single_threaded"] = single_threaded
-        lines += ["with _blas_single_threaded():", f"    loop_{k}({', '.join(args)})"]
+        lines += ["with _blas_single_threaded():", f"    {call}"]
     else:
-        lines.append(f"loop_{k}({', '.join(args)})")
+        lines.append(call)
     return lines
 
 
