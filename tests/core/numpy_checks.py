@@ -313,8 +313,12 @@ def check_jit(spec: OpSpec, data, dtype):
     arrays, kwargs = draw_inputs(data, spec, dtype)
     eager = _call(spec.fn, arrays, kwargs)
     jitted = jb.jit(lambda *xs: spec.fn(*xs, **kwargs))(*arrays)
+    # jit may round differently in the last bit (x / c as x * (1 / c), reassociated
+    # sums), which a cancellation (x - mean(x)) scales up: 16 ulps of 1 at least.
+    floor = 16 * np.finfo(dtype).eps if np.dtype(dtype).kind in "fc" else 0.0
     for e, j in zip(_leaves(eager), _leaves(jitted)):
-        assert_allclose(j, e, _tol(spec, dtype) * 1e-2, what=f"jit {spec.name} {kwargs}")
+        assert_allclose(j, e, max(_tol(spec, dtype) * 1e-2, floor),
+                        what=f"jit {spec.name} {kwargs}")
 
 
 def _leaves(x):
