@@ -157,8 +157,10 @@ def test_one_thread_hold_pins_on_first_holder_and_restores_on_last():
 
 # ------------------------------------------------------------- BLAS's own threads
 
-def test_threaded_product_matches_numpy_and_backs_off_when_it_did_not_overlap(monkeypatch):
+def test_threaded_product_matches_numpy_and_backs_off_when_slower_than_one_thread(
+        monkeypatch):
     monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
+    monkeypatch.setattr(blas, "_one_thread", {})
     assert blas.blas_threads_usable()
     rng = np.random.default_rng(2)
     a = rng.standard_normal((128, 784)).astype(np.float32)
@@ -171,13 +173,21 @@ def test_threaded_product_matches_numpy_and_backs_off_when_it_did_not_overlap(mo
         return real(x, y, out=out)
 
     monkeypatch.setattr(blas.np, "matmul", matmul)
-    monkeypatch.setattr(blas.time, "process_time", lambda: 0.0)  # no CPU used: no overlap
-    got = blas.matmul(a, b)
+    got = blas.matmul(a, b)  # a new shape: timed on one thread first
     np.testing.assert_allclose(got, real(a, b), rtol=1e-4, atol=1e-3)
-    assert calls == [threading.get_ident()]  # one call on BLAS's threads, no split
-    assert blas._skip == 64 and not blas.blas_threads_usable()  # a long back-off
+    assert calls == [threading.get_ident()] and len(blas._one_thread) == 1
+    (key,) = blas._one_thread
+    monkeypatch.setattr(blas, "_probes", iter(range(1, 10**6)))  # no re-timing probe now
+    blas._one_thread[key] = 1e-9  # "one thread took no time": the threaded run is slower
+    np.testing.assert_allclose(blas.matmul(a, b), real(a, b), rtol=1e-4, atol=1e-3)
+    assert len(calls) == 2  # one call on BLAS's threads, no split
+    assert blas._skip == 128 and not blas.blas_threads_usable()  # a long back-off
     blas.matmul(a, b)  # backing off: one thread (no split either)
-    assert blas._skip == 63 and len(calls) == 2
+    assert blas._skip == 127 and len(calls) == 3
+    blas._skip = 0
+    blas._one_thread[key] = 10.0  # one thread was slow: a threaded run is no miss
+    blas.matmul(a, b)
+    assert blas._skip == 0 and blas._backoff == 0
 
 
 def test_threaded_blas_not_used_by_pmap_devices_or_small_products(monkeypatch):

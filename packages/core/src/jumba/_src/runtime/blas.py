@@ -13,9 +13,10 @@ turns all of this off and fixes BLAS's own thread count to n.
 
 Threading is adaptive, because these machines are often shared. OpenBLAS's threads wait
 for each other by spinning, so on a loaded machine a threaded product can take 10x its
-one-thread time (19 ms against 3 ms seen here): a threaded product (or split) that did not
-keep more than `OVERLAP` cores busy on average makes the next products run on one thread
-for a while (see `_note_split`). Jumba's own split claims chunks (the caller never waits
+one-thread time (19 ms against 3 ms seen here): a threaded product slower than its shape
+ran on one thread (`run_threaded`), or a split that did not keep more than `OVERLAP`
+cores busy on average, makes the next products run on one thread for a while (see
+`_note_split`). Jumba's own split claims chunks (the caller never waits
 for a helper that has not started) and redoes a helper's stalled chunk after a bounded
 wait (see `run_claimed`).
 """
@@ -113,13 +114,31 @@ def blas_threads_usable() -> bool:
         and _skip == 0
 
 
-def run_threaded(product):
-    """`product()` (a BLAS call at BLAS's own thread count), noting whether its threads
-    really ran side by side: process CPU time under `OVERLAP` x the wall time means the
-    other core was busy and BLAS's threads spun waiting for it (then back off)."""
-    c0, w0 = time.process_time(), time.perf_counter()
+# One-thread times of big products by shape: the yardstick of their threaded runs.
+# (Process CPU time cannot tell whether BLAS's threads overlapped: the kernel adds another
+# thread's CPU time to it only at its next tick, 4 ms, longer than most products.)
+_one_thread: dict = {}
+_probes = itertools.count()
+PROBE_EVERY = 256  # re-time a shape on one thread every 256 threaded products
+
+
+def run_threaded(key, flops: float, product):
+    """`product()`, a BLAS call of shape `key`, at BLAS's own thread count; the first time
+    a shape is seen (and now and then after) on one thread instead, timed. A threaded run
+    well over the shape's one-thread time means the other core is busy (BLAS's threads spin
+    waiting for each other there): then the next products back off to one thread."""
+    one = _one_thread.get(key)
+    if one is None or next(_probes) % PROBE_EVERY == 0:
+        if len(_one_thread) > 4096:
+            _one_thread.clear()
+        with single_threaded(flops):
+            t0 = time.perf_counter()
+            out = product()
+        _one_thread[key] = time.perf_counter() - t0
+        return out
+    t0 = time.perf_counter()
     out = product()
-    _note_split(time.process_time() - c0 < OVERLAP * (time.perf_counter() - w0), first=64)
+    _note_split(time.perf_counter() - t0 > 2 * one, first=128)  # (2: not mere jitter)
     return out
 
 
@@ -333,7 +352,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     rows or columns (or of batch entries) claimed by worker threads."""
     flops = 2.0 * a.size * b.shape[-1]
     if flops >= PARALLEL_FLOPS and a.ndim == 2 and blas_threads_usable():
-        return run_threaded(lambda: np.matmul(a, b))
+        return run_threaded((a.shape, b.shape, a.strides, b.strides, a.dtype), flops,
+                            lambda: np.matmul(a, b))
     n = num_threads()
     axis = _split_axis(a, b)
     extent = b.shape[-1] if axis else a.shape[0]

@@ -131,7 +131,9 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     out = buffers.empty(p.shape, dtype)  # large: recycled pages, no faults on the copy
     if flops >= blas.PARALLEL_FLOPS and blas.blas_threads_usable():
         np.copyto(out, p)
-        return blas.run_threaded(lambda: _gemm_into(out, a, b, alpha, fn, scalar) or out)
+        key = ("gemm", a.shape, b.shape, a.strides, b.strides, dtype)
+        return blas.run_threaded(key, flops,
+                                 lambda: _gemm_into(out, a, b, alpha, fn, scalar) or out)
 
     def block(lo, hi, out):
         if axis:
