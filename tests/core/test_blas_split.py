@@ -44,9 +44,9 @@ def test_split_matmul_matches_numpy(sa, sb, transpose_a, dtype):
 def test_split_axis_and_shares():
     assert blas._split_axis(np.empty((128, 784)), np.empty((784, 512))) == 1
     assert blas._split_axis(np.empty((784, 128)), np.empty((128, 512))) == 0
-    assert blas._shares(512, 2, 16) == [0, 256, 384, 512]
-    assert blas._shares(3, 2) == [0, 2, 3]
-    bounds = blas._shares(1000, 4)
+    assert blas.chunk_bounds(512, 2, 16) == [0, 256, 384, 512]
+    assert blas.chunk_bounds(3, 2) == [0, 2, 3]
+    bounds = blas.chunk_bounds(1000, 4)
     assert bounds[0] == 0 and bounds[-1] == 1000 and bounds == sorted(set(bounds))
 
 
@@ -57,7 +57,7 @@ def test_each_chunk_runs_once():
         with lock:
             seen.append((lo, hi))
 
-    bounds = blas._shares(100, 2)
+    bounds = blas.chunk_bounds(100, 2)
     assert blas.run_claimed(chunk, bounds) == []
     assert sorted(seen) == list(zip(bounds[:-1], bounds[1:]))
 
@@ -100,13 +100,13 @@ def test_stalled_helper_is_abandoned_and_product_still_right(monkeypatch):
 
 def test_backoff_after_non_overlapping_split():
     blas._note_split(True)
-    assert blas._skip == 8 and not blas._split_now() and blas._skip == 7
+    assert blas._skip == 8 and not blas.split_now() and blas._skip == 7
     blas._note_split(True)
     assert blas._skip == 16
     blas._note_split(False)
     assert blas._backoff == 0
     blas._skip = 0
-    assert blas._split_now()
+    assert blas.split_now()
 
 
 def test_backing_off_runs_kernels_unsplit():

@@ -159,18 +159,18 @@ def test_policy_sampling_splits():
 @given(rows=st.integers(40, 90), seed=st.integers(0, 2**16))
 def test_split_loops_match_tier0(rows, seed):
     blocks = []
-    claimed, threads, split_now = blas.run_claimed, blas.num_threads, blas._split_now
+    claimed, threads, split_now = blas.run_claimed, blas.num_threads, blas.split_now
 
     def run_claimed(run_chunk, bounds, patience=None):
         blocks.append(list(bounds))
         return claimed(run_chunk, bounds, patience)
 
     # Blocks run whatever the machine (one core, or backing off from a missed split).
-    blas.run_claimed, blas.num_threads, blas._split_now = run_claimed, lambda: 2, lambda: True
+    blas.run_claimed, blas.num_threads, blas.split_now = run_claimed, lambda: 2, lambda: True
     try:
         _split_loops_match_tier0(rows, seed)
     finally:
-        blas.run_claimed, blas.num_threads, blas._split_now = claimed, threads, split_now
+        blas.run_claimed, blas.num_threads, blas.split_now = claimed, threads, split_now
     assert len(blocks) == 2 and all(b[0] == 0 and b[-1] == rows and len(b) > 2
                                     for b in blocks), blocks
 

@@ -167,7 +167,7 @@ def test_tier1_split_kernels_read_broadcast_columns_by_row(monkeypatch):
     from jumba._src.runtime import blas
 
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
-    monkeypatch.setattr(blas, "_split_now", lambda: True)
+    monkeypatch.setattr(blas, "split_now", lambda: True)
     monkeypatch.setattr(blas, "PARALLEL_WORK", 0)
     rng = np.random.default_rng(3)
     c = rng.standard_normal(16384).astype(np.float32)

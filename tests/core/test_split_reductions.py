@@ -35,7 +35,7 @@ def test_chunked_partials_combine_to_the_whole_reduction(seed, rows, cols, name,
               "reduce_prod": np.prod}[name]
     with pytest.MonkeyPatch.context() as m:
         m.setattr(blas, "num_threads", lambda: 2)
-        m.setattr(blas, "_split_now", lambda: helpers)  # False: this thread does all chunks
+        m.setattr(blas, "split_now", lambda: helpers)  # False: this thread does all chunks
         prod, red = np.empty((rows, cols)), np.empty(cols)
         split_reductions.run_nest_reduction(_kernel(reduce), (rows, cols), (x, w),
                                             (True, False), (), (prod, red), 1, name)
@@ -47,7 +47,7 @@ def test_chunked_partials_combine_to_the_whole_reduction(seed, rows, cols, name,
 @pytest.mark.parametrize("helpers", [True, False])
 def test_tier1_bias_gradient_kernels_split_by_rows(helpers, monkeypatch):
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
-    monkeypatch.setattr(blas, "_split_now", lambda: helpers)
+    monkeypatch.setattr(blas, "split_now", lambda: helpers)
     monkeypatch.setattr(split_reductions, "MIN_WORK", 0)
     rng = np.random.default_rng(4)
     g = rng.standard_normal((4099, 64)).astype(np.float32)

@@ -360,7 +360,7 @@ def run_split(kernel, plan: SplitPlan, lead, dims, row_dim, ins, extra, outs):
 
     n = blas.num_threads()
     bounds = _blocks(plan.rows, n, plan.row_bytes)
-    if n < 2 or not blas._split_now():
+    if n < 2 or not blas.split_now():
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             part(lo, hi)
         return

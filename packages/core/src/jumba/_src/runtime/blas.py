@@ -236,7 +236,7 @@ def _workers() -> ThreadPoolExecutor:
     return _pool
 
 
-def _shares(extent: int, threads: int, align: int = 1) -> list[int]:
+def chunk_bounds(extent: int, threads: int, align: int = 1) -> list[int]:
     """Chunk bounds over `extent` for work claiming: the caller's first chunk is 1/threads
     of the work, the rest is cut in 2 * (threads - 1) equal chunks (two per helper), each
     bound rounded to a multiple of `align` (BLAS's register-block width)."""
@@ -330,7 +330,7 @@ def _note_split(missed: bool, first: int = 8):
         _backoff = 0
 
 
-def _split_now() -> bool:
+def split_now() -> bool:
     """Whether to offer this product to the helpers (False while backing off)."""
     global _skip
     if _skip > 0:
@@ -357,7 +357,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n = num_threads()
     axis = _split_axis(a, b)
     extent = b.shape[-1] if axis else a.shape[0]
-    if flops < PARALLEL_FLOPS or n < 2 or extent < 2 or not _split_now():
+    if flops < PARALLEL_FLOPS or n < 2 or extent < 2 or not split_now():
         with single_threaded(flops):
             return np.matmul(a, b)
     out = np.empty((*a.shape[:-1], b.shape[-1]), np.result_type(a, b))
@@ -370,7 +370,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     align = 16 if a.ndim == 2 and extent >= 16 * 2 * n else 1
     with single_threaded(flops):
-        return run_blocks(block, _shares(extent, n, align), out, axis)
+        return run_blocks(block, chunk_bounds(extent, n, align), out, axis)
 
 
 def run_blocks(block, bounds, out, axis):
@@ -411,8 +411,8 @@ def run_flat_kernel(kernel, n, arrays, scalars, outs):
     def part(lo, hi):
         kernel(hi - lo, *[a[lo:hi] for a in arrays], *scalars, *[o[lo:hi] for o in outs])
 
-    if _split_now():
-        run_claimed(part, _shares(n, num_threads(), 64))
+    if split_now():
+        run_claimed(part, chunk_bounds(n, num_threads(), 64))
     else:  # backing off: the other cores are busy
         part(0, n)
 
@@ -425,7 +425,7 @@ def run_nest_kernel(kernel, extents, arrays, split, scalars, outs):
         kernel(hi - lo, *extents[1:], *[a[lo:hi] if s else a for a, s in zip(arrays, split)],
                *scalars, *[o[lo:hi] for o in outs])
 
-    if _split_now():
-        run_claimed(part, _shares(extents[0], num_threads()))
+    if split_now():
+        run_claimed(part, chunk_bounds(extents[0], num_threads()))
     else:
         part(0, extents[0])

@@ -147,11 +147,11 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     extent = b.shape[1] if axis else a.shape[0]
     n = blas.num_threads()
     with blas.single_threaded(flops):
-        if flops < blas.PARALLEL_FLOPS or n < 2 or extent < 2 or not blas._split_now():
+        if flops < blas.PARALLEL_FLOPS or n < 2 or extent < 2 or not blas.split_now():
             block(0, extent, out)
             return out
         align = 16 if extent >= 16 * 2 * n else 1
-        return blas.run_blocks(block, blas._shares(extent, n, align), out, axis)
+        return blas.run_blocks(block, blas.chunk_bounds(extent, n, align), out, axis)
 
 
 def matmul_pair(f0, f1, work0: float = 1.0, work1: float = 1.0):
@@ -163,7 +163,7 @@ def matmul_pair(f0, f1, work0: float = 1.0, work1: float = 1.0):
     not started when the caller finishes its own, the caller computes both; if the helper
     stalls, the caller recomputes its product (each call allocates its own result, so the
     helper's late result is simply dropped)."""
-    if blas.num_threads() < 2 or blas.blas_threads_usable() or not blas._split_now():
+    if blas.num_threads() < 2 or blas.blas_threads_usable() or not blas.split_now():
         return f0(), f1()  # (each product on BLAS's own threads, if it can use them)
     results = [None, None]
     fns = (f0, f1)

@@ -40,7 +40,7 @@ def worth_splitting(reduction, shape, num_ops) -> bool:
 def run_nest_reduction(kernel, extents, arrays, split, scalars, outs, red, reduction):
     """Run `kernel` (a loop nest over `extents` reducing axis 0 into `outs[red]`) by chunks
     of rows: `split[i]` says whether array input i runs along axis 0 (sliced) or not."""
-    bounds = blas._shares(extents[0], blas.num_threads())
+    bounds = blas.chunk_bounds(extents[0], blas.num_threads())
     partials = [outs[red]] + [np.empty_like(outs[red]) for _ in bounds[2:]]
     chunk = {lo: i for i, lo in enumerate(bounds[:-1])}
 
@@ -49,7 +49,7 @@ def run_nest_reduction(kernel, extents, arrays, split, scalars, outs, red, reduc
                *scalars, *[partials[chunk[lo]] if j == red else o[lo:hi]
                            for j, o in enumerate(outs)])
 
-    if blas._split_now():
+    if blas.split_now():
         blas.run_claimed(part, bounds)
     else:  # backing off: the same chunks on this thread, so the rounding stays the same
         for lo, hi in zip(bounds[:-1], bounds[1:]):
