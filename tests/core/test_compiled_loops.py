@@ -18,6 +18,7 @@ import jumba as jb
 import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import loops, passes
+from tests.core.loop_workloads import cartpole_step, rnn_loss
 from tests.core.tier_runs import run_tier0, run_tier1
 
 _SETTINGS = settings(max_examples=6, deadline=None)
@@ -223,23 +224,6 @@ def test_indexing_and_dynamic_slices_inside_loops(length, seed):
 # vmap and grad
 
 
-def cartpole_step(state, _):
-    """The standard Gym CartPole dynamics, a fixed linear policy, reset on failure."""
-    x, x_dot, theta, theta_dot = state
-    obs = jnp.stack([x, x_dot, theta, theta_dot])
-    w = jnp.array([0.1, 0.5, 3.0, 1.0], jnp.float32)
-    force = jnp.where(jnp.dot(w, obs) > 0, 10.0, -10.0)
-    cos, sin = jnp.cos(theta), jnp.sin(theta)
-    temp = (force + 0.05 * theta_dot**2 * sin) / 1.1
-    theta_acc = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos**2 / 1.1))
-    x_acc = temp - 0.05 * theta_acc * cos / 1.1
-    new = (x + 0.02 * x_dot, x_dot + 0.02 * x_acc, theta + 0.02 * theta_dot,
-           theta_dot + 0.02 * theta_acc)
-    done = (jnp.abs(new[0]) > 2.4) | (jnp.abs(new[2]) > 0.2095)
-    new = tuple(jnp.where(done, jnp.float32(0.01), v) for v in new)
-    return new, 1.0 - done.astype(jnp.float32)
-
-
 @pytest.mark.numba
 @_SETTINGS
 @given(batch=st.sampled_from([2, 3, 5, 8]), length=st.integers(1, 30),
@@ -281,16 +265,8 @@ def test_grad_of_scan_compiles_forward_and_backward_sweeps(length, seed):
     W, U = _f32(rng, 6, 6) * 0.3, _f32(rng, 6, 3)
     xs = _f32(rng, length, 3)
 
-    def loss(W, U, h0, xs):
-        def cell(h, x):
-            h = jnp.tanh(W @ h + U @ x)
-            return h, h
-
-        h, hs = lax.scan(cell, h0, xs)
-        return jnp.sum(hs**2) + jnp.sum(h)
-
     # The primal scan (saving residuals) and the transposed scan both compile whole.
-    _agree(jb.grad(loss, argnums=(0, 1)), W, U, np.zeros(6, np.float32), xs,
+    _agree(jb.grad(rnn_loss, argnums=(0, 1)), W, U, np.zeros(6, np.float32), xs,
            expect_loops=2, rtol=1e-4, atol=1e-4)
 
 

@@ -23,6 +23,7 @@ from jumba._src.compiler import fusion, loops, passes
 from jumba._src.compiler.loop_body import Val
 from jumba._src.compiler.loop_carry import carry_updates
 from jumba._src.compiler.tier1 import Tier1Executable
+from tests.core.loop_workloads import rnn_loss
 from tests.core.tier_runs import run_tier0, run_tier1
 
 _SETTINGS = settings(max_examples=6, deadline=None)
@@ -185,15 +186,6 @@ def test_while_loop_accumulates_into_its_carry(n, seed):
 # The RNN of bench_loops.py (d), smaller
 
 
-def _rnn_loss(W, U, h0, xs):
-    def cell(h, x):
-        h = jnp.tanh(W @ h + U @ x)
-        return h, h
-
-    h, hs = lax.scan(cell, h0, xs)
-    return jnp.sum(hs**2) + jnp.sum(h)
-
-
 def _rnn_loss_ref(W, U, h0, xs):
     h, total = np.asarray(h0, np.float64), 0.0
     for x in xs:
@@ -210,7 +202,7 @@ def _rnn_args(rng, hidden, inputs, length, dtype):
 
 def test_rnn_backward_sweep_keeps_only_the_hidden_state_cotangent():
     args = _rnn_args(np.random.default_rng(0), 16, 9, 20, np.float32)
-    grad = jb.grad(_rnn_loss, argnums=(0, 1))
+    grad = jb.grad(rnn_loss, argnums=(0, 1))
     fwd = _loop_source(grad, *args, which=0)
     bwd = _loop_source(grad, *args, which=-1)
     assert "_kh.tanh_f32(" in fwd and "np.tanh" not in fwd
@@ -228,7 +220,7 @@ def test_rnn_grad_on_tier1_matches_tier0_and_finite_differences(length, seed):
     # float32 (float64 accumulation is covered above: one compile less in CI).
     rng = np.random.default_rng(seed)
     args = _rnn_args(rng, 16, 9, length, np.float32)
-    grad = jb.grad(_rnn_loss, argnums=(0, 1))
+    grad = jb.grad(rnn_loss, argnums=(0, 1))
     dW, dU = _tier1(grad, *args, expect_loops=2)
     dW0, dU0 = _tier0(grad, *args)
     np.testing.assert_allclose(np.asarray(dW), np.asarray(dW0), rtol=1e-4, atol=1e-4)

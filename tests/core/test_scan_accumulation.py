@@ -12,21 +12,13 @@ import jumba.numpy as jnp
 from jumba import lax
 from jumba._src.compiler import passes
 from jumba._src.lax.control_flow.loops import scan_p
+from tests.core.loop_workloads import rnn_loss
 from tests.core.tier_runs import run_tier0, run_tier1
 
 
 def _scans(f, *args):
     closed = passes.optimize(jb.make_jaxpr(f)(*args))
     return closed, [e for e in closed.eqns if e.primitive is scan_p]
-
-
-def _rnn(W, U, h0, xs):
-    def cell(h, x):
-        h = jnp.tanh(W @ h + U @ x)
-        return h, h
-
-    h, hs = lax.scan(cell, h0, xs)
-    return jnp.sum(hs**2) + jnp.sum(h)
 
 
 def _rnn_inputs(seed, steps, hidden):
@@ -39,7 +31,7 @@ def _rnn_inputs(seed, steps, hidden):
 
 def test_rnn_gradient_carries_become_one_product_after_the_loop():
     args = _rnn_inputs(0, 7, 5)
-    grad = jb.grad(_rnn, argnums=(0, 1))
+    grad = jb.grad(rnn_loss, argnums=(0, 1))
     closed, scans = _scans(grad, *args)
     backward = scans[-1]
     assert backward.params["reverse"]
@@ -52,7 +44,7 @@ def test_rnn_gradient_carries_become_one_product_after_the_loop():
 @given(seed=st.integers(0, 2**16), steps=st.integers(1, 9), hidden=st.integers(2, 6))
 def test_rnn_gradient_matches_the_unjitted_gradient(seed, steps, hidden):
     args = _rnn_inputs(seed, steps, hidden)
-    grad = jb.grad(_rnn, argnums=(0, 1))
+    grad = jb.grad(rnn_loss, argnums=(0, 1))
     got = run_tier0(grad, *args)
     want = grad(*args)  # eager: no compiler passes
     for g, w in zip(got, want):
@@ -62,7 +54,7 @@ def test_rnn_gradient_matches_the_unjitted_gradient(seed, steps, hidden):
 @pytest.mark.numba
 def test_rnn_gradient_on_tier1_matches_tier0():
     args = _rnn_inputs(3, 30, 8)
-    grad = jb.grad(_rnn, argnums=(0, 1))
+    grad = jb.grad(rnn_loss, argnums=(0, 1))
     want = run_tier0(grad, *args)
     got, _ = run_tier1(grad, *args)
     for g, w in zip(got, want):

@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 import jumba as jb
 import jumba.numpy as jnp
 from jumba import lax
+from tests.core.loop_workloads import CARTPOLE_POLICY, CARTPOLE_THETA_LIMIT, cartpole_step
 from tests.core.tier_runs import run_tier0, run_tier1
 
 F32 = np.float32
@@ -170,23 +171,7 @@ def test_float64_keeps_libm():
 # ---------------------------------------------------------------------------------------
 # CartPole (benchmarks/bench_loops.py, workloads (a) and (b))
 
-_W = np.array([0.1, 0.5, 3.0, 1.0], F32)
-_LIMIT = 12 * 2 * np.pi / 360
-
-
-def _cartpole_step(state, _):
-    x, x_dot, theta, theta_dot = state
-    obs = jnp.stack([x, x_dot, theta, theta_dot])
-    force = jnp.where(jnp.dot(jnp.asarray(_W), obs) > 0, 10.0, -10.0)
-    cos, sin = jnp.cos(theta), jnp.sin(theta)
-    temp = (force + 0.05 * theta_dot**2 * sin) / 1.1
-    theta_acc = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos**2 / 1.1))
-    x_acc = temp - 0.05 * theta_acc * cos / 1.1
-    new = (x + 0.02 * x_dot, x_dot + 0.02 * x_acc, theta + 0.02 * theta_dot,
-           theta_dot + 0.02 * theta_acc)
-    done = (jnp.abs(new[0]) > 2.4) | (jnp.abs(new[2]) > _LIMIT)
-    new = tuple(jnp.where(done, F32(0.01), v) for v in new)
-    return new, 1.0 - done.astype(jnp.float32)
+_W, _LIMIT = CARTPOLE_POLICY, CARTPOLE_THETA_LIMIT
 
 
 def _cartpole_reference(state, steps):
@@ -219,7 +204,7 @@ def _cartpole_reference(state, steps):
 @given(st.tuples(*[st.floats(-0.0625, 0.0625, width=32)] * 4), st.integers(50, 400))
 def test_cartpole_scan_on_tier1_matches_python_reference(state, steps):
     def rollout(s):
-        return lax.scan(_cartpole_step, s, None, length=steps)
+        return lax.scan(cartpole_step, s, None, length=steps)
 
     s0 = tuple(F32(v) for v in state)
     (final, rewards), text = _tier1(rollout, s0)
@@ -240,7 +225,7 @@ def test_vmapped_cartpole_on_tier1_agrees_with_tier0():
     states = tuple(rng.uniform(-0.05, 0.05, 64).astype(F32) for _ in range(4))
 
     def rollout(s):
-        return lax.scan(_cartpole_step, s, None, length=60)
+        return lax.scan(cartpole_step, s, None, length=60)
 
     f = jb.vmap(rollout)
     (final, rewards), text = _tier1(f, states)
