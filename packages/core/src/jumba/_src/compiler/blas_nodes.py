@@ -107,7 +107,7 @@ class ProductPair:
                 exprs.append(f"_matmul({x}{ta}, {y}{tb})")
                 works.append(_flops(part))
         outs = ", ".join(names(p.outputs[0]) for p in self.parts)
-        return [f"# pair_{k}: two independent products, one per thread",
+        return [f"# pair_{k}: two independent products (side by side unless BLAS threads them)",
                 f"{outs} = _matmul_pair(lambda: {exprs[0]}, lambda: {exprs[1]}, "
                 f"{works[0]:.4g}, {works[1]:.4g})"]
 

@@ -132,8 +132,8 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     if flops >= blas.PARALLEL_FLOPS and blas.blas_threads_usable():
         np.copyto(out, p)
         key = ("gemm", a.shape, b.shape, a.strides, b.strides, dtype)
-        return blas.run_threaded(key, flops,
-                                 lambda: _gemm_into(out, a, b, alpha, fn, scalar) or out)
+        blas.run_threaded(key, flops, lambda: _gemm_into(out, a, b, alpha, fn, scalar))
+        return out
 
     def block(lo, hi, out):
         if axis:
