@@ -358,13 +358,7 @@ def run_split(kernel, plan: SplitPlan, lead, dims, row_dim, ins, extra, outs):
         for o, idx, tmp in back:
             o[idx] = tmp
 
-    n = blas.num_threads()
-    bounds = _blocks(plan.rows, n, plan.row_bytes)
-    if n < 2 or not blas.split_now():
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            part(lo, hi)
-        return
-    blas.run_claimed(part, bounds)
+    blas.run_chunks(part, _blocks(plan.rows, blas.num_threads(), plan.row_bytes))
 
 
 # Rows per block: as many as keep a block's working set about `BLOCK_BYTES` (in L2: the

@@ -373,6 +373,17 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return run_blocks(block, chunk_bounds(extent, n, align), out, axis)
 
 
+def run_chunks(part, bounds):
+    """`part(lo, hi)` over every chunk of `bounds`: claimed by this thread and the helpers
+    (`run_claimed`), or all on this thread in order when there is no helper or products
+    back off (the same chunks either way, so a chunked result does not depend on load)."""
+    if num_threads() >= 2 and split_now():
+        run_claimed(part, bounds)
+    else:
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            part(lo, hi)
+
+
 def run_blocks(block, bounds, out, axis):
     """Run `block(lo, hi, out)` over the chunks `bounds` (along `axis` of `out`) on this
     thread and the helpers (`run_claimed`); returns `out`, or, when a helper stalled, a

@@ -49,11 +49,7 @@ def run_nest_reduction(kernel, extents, arrays, split, scalars, outs, red, reduc
                *scalars, *[partials[chunk[lo]] if j == red else o[lo:hi]
                            for j, o in enumerate(outs)])
 
-    if blas.split_now():
-        blas.run_claimed(part, bounds)
-    else:  # backing off: the same chunks on this thread, so the rounding stays the same
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            part(lo, hi)
+    blas.run_chunks(part, bounds)  # the same chunks, helper or not: the same rounding
     combine = COMBINE[reduction]
     for p in partials[1:]:
         combine(outs[red], p, out=outs[red])
