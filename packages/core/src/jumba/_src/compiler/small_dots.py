@@ -18,15 +18,13 @@ import math
 
 import numpy as np
 
+from jumba._src.lax.dot import _free
+
 # Up to this many terms per output element (a CartPole observation has 4 components).
 MAX_K = 4
 # Outputs at least this large (elements): smaller ones may not make a kernel of their own
 # (fusion.MIN_KERNEL_SIZE), and 2K - 1 NumPy calls would cost more than one matmul.
 MIN_SIZE = 4096
-
-
-def _free(ndim, contract, batch):
-    return [i for i in range(ndim) if i not in contract and i not in batch]
 
 
 def expansion(eqn):
@@ -51,8 +49,8 @@ def expansion(eqn):
         # 2K - 1 operations would run as NumPy calls, slower than one matmul. (K = 1 is one
         # multiply, never slower.)
         return None
-    nb, nxf = len(xb), len(_free(x.ndim, xc, xb))
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    nb, nxf = len(xb), len(xf)
 
     def operand(v, shape, batch, free, contract, dims):
         """The K terms of `v` (batch..., free...), each broadcast to the output's shape."""
