@@ -38,7 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jumba._src.compiler.loops import sub_jaxprs
 from jumba._src.core import Literal
+from jumba._src.lax.dot import _free
 
 # Split only loops with at least this many rows and this much work (iterations x rows x
 # operations): a helper's round trip is ~40 µs and xs/ys with the batch axis second are
@@ -93,7 +95,7 @@ def split_plan(eqn) -> SplitPlan | None:
 
 
 def _num_eqns(closed) -> int:
-    return sum(1 + sum(_num_eqns(c) for c in _sub_jaxprs(e)) for e in closed.jaxpr.eqns)
+    return sum(1 + sum(_num_eqns(c) for c in sub_jaxprs(e)) for e in closed.jaxpr.eqns)
 
 
 def _plan(eqn, rows) -> SplitPlan:
@@ -138,13 +140,6 @@ def _check_jaxpr(jaxpr, rows):
             raise _Refuse("a constant with the batch size")
     for e in jaxpr.eqns:
         _check_eqn(e, rows)
-
-
-def _sub_jaxprs(eqn):
-    for v in eqn.params.values():
-        for c in (v if isinstance(v, (list, tuple)) else [v]):
-            if hasattr(c, "jaxpr") and hasattr(c.jaxpr, "eqns"):
-                yield c
 
 
 def _check_eqn(eqn, rows):
@@ -260,8 +255,7 @@ def _dot_general(eqn, ins, outs, rows):
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     (la, ra), (o,) = ins, outs
     l_rank, r_rank = len(eqn.inputs[0].aval.shape), len(eqn.inputs[1].aval.shape)
-    l_free = [d for d in range(l_rank) if d not in lc and d not in lb]
-    r_free = [d for d in range(r_rank) if d not in rc and d not in rb]
+    l_free, r_free = _free(l_rank, lc, lb), _free(r_rank, rc, rb)
     if la is not None and ra is not None:  # paired batch dimensions of the product
         return la in lb and ra in rb and list(lb).index(la) == list(rb).index(ra) == o
     if la is not None:

@@ -143,7 +143,7 @@ def libm_elements(eqn) -> int:
     from jumba._src.compiler.lowering import scalar_rules
 
     n = 0
-    for closed in _sub_jaxprs(eqn):
+    for closed in sub_jaxprs(eqn):
         for e in closed.jaxpr.eqns:
             n += libm_elements(e)
     if eqn.primitive.name in _LIBM and eqn.primitive in scalar_rules:
@@ -156,7 +156,8 @@ def libm_elements(eqn) -> int:
     return n
 
 
-def _sub_jaxprs(eqn):
+def sub_jaxprs(eqn):
+    """The closed Jaxprs an equation carries in its parameters (loop bodies, branches)."""
     for v in eqn.params.values():
         for c in (v if isinstance(v, (list, tuple)) else [v]):
             if hasattr(c, "jaxpr") and hasattr(c.jaxpr, "eqns"):
