@@ -371,3 +371,20 @@ def test_uncached_segments_come_in_a_second_background_build(tmp_path, monkeypat
                                    rtol=1e-6)
     again = tier1.Tier1Executable(closed, "xent", new_segments=False)
     assert not again.segments_left_out  # now cached: part of the first build
+
+
+def test_pairs_of_tall_products_run_side_by_side_even_when_blas_could_thread(monkeypatch):
+    monkeypatch.setattr(blas_nodes, "PAIR_FLOPS", 0)
+
+    def backward(h, g, w):  # a layer's weight gradient and input gradient
+        return _dot(h, g, 0, 0), _dot(g, w, 1, 1)  # h.T @ g, g @ w.T
+
+    def source(n):
+        h = np.ones((n, 64), np.float32)
+        closed, nodes = _nodes(backward, h, h, np.ones((64, 64), np.float32))
+        assert [type(n) for n in nodes] == [blas_nodes.ProductPair]
+        return codegen.Executable(closed, nodes, "f").source
+
+    tall, short = source(16384), source(512)
+    assert "blas_threads=False" in tall and "(side by side)" in tall
+    assert "blas_threads=True" in short and "unless BLAS threads them" in short

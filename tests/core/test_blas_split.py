@@ -213,3 +213,43 @@ def test_numpys_blas_is_listed_first():
     if libs:
         flags = [blas._is_numpys(c) for c in libs]
         assert flags == sorted(flags, reverse=True)  # NumPy's before SciPy's own
+
+
+def test_tall_and_long_products_split_instead_of_using_blas_threads(monkeypatch):
+    # OpenBLAS's idle workers spin after a threaded call, holding the core Jumba's helper
+    # needs: only products of moderate height and depth are left to BLAS's threads.
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
+    monkeypatch.setattr(blas, "_note_split", lambda missed, first=8: None)  # (no back-off)
+    assert blas.prefers_blas_threads(128, 784) and blas.prefers_blas_threads(784, 128)
+    assert not blas.prefers_blas_threads(16384, 64)  # a batch of rows: split by rows
+    assert not blas.prefers_blas_threads(64, 16384)  # a gradient over the batch
+    threaded, splits = [], []
+    monkeypatch.setattr(blas, "run_threaded", lambda key, flops, product:
+                        threaded.append(key) or product())
+    real = blas.run_blocks
+    monkeypatch.setattr(blas, "run_blocks", lambda *a: splits.append(a[1]) or real(*a))
+    rng = np.random.default_rng(3)
+    tall = rng.standard_normal((16384, 64)).astype(np.float32)
+    w = rng.standard_normal((64, 64)).astype(np.float32)
+    np.testing.assert_allclose(blas.matmul(tall, w), tall @ w, rtol=1e-4, atol=1e-4)
+    assert not threaded and splits == [blas.chunk_bounds(16384, 2, 16)]
+    a, b = rng.standard_normal((128, 784)), rng.standard_normal((784, 512))
+    np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-10)
+    assert len(threaded) == 1 and len(splits) == 1
+
+
+def test_memory_bound_products_split_by_rows_of_a_row_major_a_only(monkeypatch):
+    monkeypatch.setattr(blas, "_note_split", lambda missed, first=8: None)  # (no back-off)
+    splits = []
+    real = blas.run_blocks
+    monkeypatch.setattr(blas, "run_blocks", lambda *a: splits.append(a[3]) or real(*a))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16384, 64)).astype(np.float32)  # 4 MB, 2 flops per element
+    for a, b in [(x, rng.standard_normal((64, 2)).astype(np.float32)),
+                 (x.T, rng.standard_normal((16384, 2)).astype(np.float32)),
+                 (x[:1000], rng.standard_normal((64, 2)).astype(np.float32))]:
+        assert 2.0 * a.size * b.shape[1] < blas.PARALLEL_FLOPS
+        np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-4, atol=1e-3)
+    # Only the first: the transposed `a` (each row part would read every cache line of
+    # it) and the small one run whole.
+    assert splits == [0]

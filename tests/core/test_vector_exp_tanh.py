@@ -112,3 +112,40 @@ def test_float32_tanh_layers_fuse_in_loop_bodies_float64_stay_on_numpy():
                       if isinstance(n, fusion.FusedGroup)]
             assert groups
             assert any(loop_tier1.libm_group(g) for g in groups) is not fused, dtype
+
+
+def test_a_tanh_layer_counts_as_heavy_work_and_is_split_over_the_helpers(monkeypatch):
+    from jumba._src.compiler import codegen, kernels
+    from jumba._src.runtime import blas
+
+    monkeypatch.setattr(blas, "num_threads", lambda: 2)
+
+    def program(f):
+        x, b = np.ones((16384, 64), np.float32), np.ones(64, np.float32)
+        closed = passes.optimize(jb.make_jaxpr(f)(x, b))
+        (group,) = [n for n in fusion.partition(closed.jaxpr)
+                    if isinstance(n, fusion.FusedGroup)]
+        spec = kernels.kernel_spec(group)
+        return spec, "\n".join(codegen._kernel_lines(spec, 0, str, str))
+
+    spec, src = program(lambda x, b: jnp.tanh(x + b))
+    assert spec.num_ops == 1 + kernels._HELPER_WORK
+    assert "_run_nest(kernel_0" in src  # 1M elements of a tanh: worth a second core
+    spec, src = program(lambda x, b: x * b + 1.0)
+    assert spec.num_ops == 2 and "_run_nest" not in src  # two simple ops: not worth it
+
+
+@pytest.mark.numba
+def test_fma_helper_rounds_once():
+    import numba
+
+    from jumba._src.compiler import kernel_helpers as kh
+
+    @numba.njit
+    def f(a, b, c):
+        return kh.fma(a, b, c), a * b + c
+
+    a = np.float32(1 + 2.0**-12)  # a * a = 1 + 2^-11 + 2^-24: the 2^-24 is lost if rounded
+    fused, separate = f(a, a, np.float32(-(1 + 2.0**-11)))
+    assert fused == np.float32(2.0**-24) and separate == 0
+    assert f(2.0**-30, 2.0**-30, 1.0)[0] == 1.0  # float64 too

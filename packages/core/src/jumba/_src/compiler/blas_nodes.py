@@ -53,6 +53,13 @@ def plain_matmul(eqn) -> tuple[str, str] | None:
     return ("" if xc[0] == 1 else ".T"), ("" if yc[0] == 0 else ".T")
 
 
+def _rows_and_depth(eqn) -> tuple[int, int]:
+    """(m, k) of a plain matrix product `eqn` read as an m x k by k x n product."""
+    x = eqn.inputs[0].aval
+    k = x.shape[eqn.params["dimension_numbers"][0][0][0]]
+    return x.size // max(k, 1), k
+
+
 def _flops(eqn) -> float:
     x, y = (v.aval for v in eqn.inputs)
     return 2.0 * x.size * y.size / max(y.shape[eqn.params["dimension_numbers"][0][1][0]], 1)
@@ -97,6 +104,8 @@ class ProductPair:
         namespace.update(_gemm_update=gemm.gemm_update, _matmul=blas.matmul,
                          _matmul_pair=gemm.matmul_pair)
         exprs, works = [], []
+        dots = [p.dot if isinstance(p, GemmUpdate) else p for p in self.parts]
+        blas_threads = all(blas.prefers_blas_threads(*_rows_and_depth(d)) for d in dots)
         for part in self.parts:
             if isinstance(part, GemmUpdate):
                 exprs.append(part.expr(names, ref))
@@ -107,9 +116,10 @@ class ProductPair:
                 exprs.append(f"_matmul({x}{ta}, {y}{tb})")
                 works.append(_flops(part))
         outs = ", ".join(names(p.outputs[0]) for p in self.parts)
-        return [f"# pair_{k}: two independent products (side by side unless BLAS threads them)",
+        note = "side by side unless BLAS threads them" if blas_threads else "side by side"
+        return [f"# pair_{k}: two independent products ({note})",
                 f"{outs} = _matmul_pair(lambda: {exprs[0]}, lambda: {exprs[1]}, "
-                f"{works[0]:.4g}, {works[1]:.4g})"]
+                f"{works[0]:.4g}, {works[1]:.4g}, blas_threads={blas_threads})"]
 
 
 def _uses(jaxpr):

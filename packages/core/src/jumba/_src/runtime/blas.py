@@ -1,10 +1,12 @@
 """Matrix products on all cores, without two thread pools fighting over them.
 
-Big 2-D products (over `PARALLEL_FLOPS`) use NumPy's BLAS with its own threads: on the
-2-core machines here OpenBLAS's two threads share one packed panel and ran the MLP's
-products 1.3-2x faster than Jumba's earlier split into blocks computed by its own worker
-threads with single-threaded BLAS (128x784 @ 784x512: 0.63 ms against 0.88 ms; 784x128 @
-128x512: 0.50 ms against 0.97 ms). Smaller products run on one thread (waking BLAS's
+Big 2-D products (over `PARALLEL_FLOPS`) of moderate height and depth use NumPy's BLAS
+with its own threads: on the 2-core machines here OpenBLAS's two threads share one packed
+panel and ran the MLP's products 1.3-2x faster than a split into blocks computed by Jumba's
+own worker threads with single-threaded BLAS (128x784 @ 784x512: 0.63 ms against 0.88 ms;
+784x128 @ 128x512: 0.50 ms against 0.97 ms). Tall products (a batch of 16384 rows) and
+those with a long contraction are split by Jumba instead (`prefers_blas_threads`), as are
+memory-bound ones over `PARALLEL_BYTES`. Smaller products run on one thread (waking BLAS's
 workers costs more than they take); setting BLAS's thread count costs about 1.5 µs
 (threadpoolctl), paid only by products big enough for BLAS to have threaded them.
 Batched products, and every product when NumPy's BLAS has one thread or cannot be driven,
@@ -339,6 +341,26 @@ def split_now() -> bool:
     return True
 
 
+# OpenBLAS's idle workers spin for ~0.1 s after each threaded call, holding the second
+# core: Jumba's helper thread then started late on the kernels that followed, whose splits
+# missed and backed off (in a PPO update, 88% of splits were skipped). So BLAS threads only
+# the products it threads better than Jumba's split: those of moderate height (the MLP's,
+# above). A tall product (the rows of a 16384-sample batch) splits by rows as fast, and a
+# product with a long contraction (a weight gradient over that batch) gained 10% from
+# BLAS's threads; those run on Jumba's helpers (alone, or side by side in a pair).
+TALL = 4096
+# Memory-bound products (few flops per byte: 16384x64 @ 64x2) gain from a split by rows
+# of a big `a` laid out by rows as well: two cores stream it faster than one (0.32 -> 0.22
+# ms). (Not a split through the rows of a transposed `a` or by columns of `b`: each part
+# would still read every cache line.)
+PARALLEL_BYTES = 2 << 20
+
+
+def prefers_blas_threads(m: int, k: int) -> bool:
+    """Whether an m x k by k x n product is better threaded by BLAS itself than split."""
+    return m < TALL and k < TALL
+
+
 def _split_axis(a: np.ndarray, b: np.ndarray) -> int:
     """Split a 2-D product where each thread then packs the least: by columns of `b` (every
     thread packs all of `a` and its part of `b`) when `b` is the bigger operand, else by
@@ -351,13 +373,16 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     threads; a big batched one (or any, when BLAS cannot thread) is split into blocks of
     rows or columns (or of batch entries) claimed by worker threads."""
     flops = 2.0 * a.size * b.shape[-1]
-    if flops >= PARALLEL_FLOPS and a.ndim == 2 and blas_threads_usable():
+    if (flops >= PARALLEL_FLOPS and a.ndim == 2 and prefers_blas_threads(*a.shape)
+            and blas_threads_usable()):
         return run_threaded((a.shape, b.shape, a.strides, b.strides, a.dtype), flops,
                             lambda: np.matmul(a, b))
     n = num_threads()
     axis = _split_axis(a, b)
     extent = b.shape[-1] if axis else a.shape[0]
-    if flops < PARALLEL_FLOPS or n < 2 or extent < 2 or not split_now():
+    small = flops < PARALLEL_FLOPS and (axis or a.nbytes < PARALLEL_BYTES
+                                        or a.strides[-1] != a.itemsize)
+    if small or n < 2 or extent < 2 or not split_now():
         with single_threaded(flops):
             return np.matmul(a, b)
     out = np.empty((*a.shape[:-1], b.shape[-1]), np.result_type(a, b))

@@ -13,8 +13,8 @@ without a usable cblas the update is computed with NumPy in two passes.
 `matmul_pair` runs two independent products at once, one per core, each single-threaded,
 where BLAS cannot thread them itself: on two cores that beats splitting each product in
 halves (each half packs the shared operand again, and every split costs a hand-off). Where
-BLAS can, the two run one after the other on its threads (the MLP's dW2 and dX2: 0.79 ms
-against 1.18 ms as a pair).
+BLAS threads both better than a split (`blas.prefers_blas_threads`), the two run one after
+the other on its threads (the MLP's dW2 and dX2: 0.79 ms against 1.18 ms as a pair).
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     alpha = float(alpha)
     flops = 2.0 * a.size * b.shape[1]
     out = buffers.empty(p.shape, dtype)  # large: recycled pages, no faults on the copy
-    if flops >= blas.PARALLEL_FLOPS and blas.blas_threads_usable():
+    if (flops >= blas.PARALLEL_FLOPS and blas.prefers_blas_threads(*a.shape)
+            and blas.blas_threads_usable()):
         np.copyto(out, p)
         key = ("gemm", a.shape, b.shape, a.strides, b.strides, dtype)
         blas.run_threaded(key, flops, lambda: _gemm_into(out, a, b, alpha, fn, scalar))
@@ -154,16 +155,19 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
         return blas.run_blocks(block, blas.chunk_bounds(extent, n, align), out, axis)
 
 
-def matmul_pair(f0, f1, work0: float = 1.0, work1: float = 1.0):
+def matmul_pair(f0, f1, work0: float = 1.0, work1: float = 1.0, blas_threads: bool = True):
     """(f0(), f1()): two independent products (computing with single-threaded BLAS,
     unsplit) run on two threads at once when a helper is free. `work0`, `work1`: their
-    relative sizes (flops), for judging how long to wait for the helper.
+    relative sizes (flops), for judging how long to wait for the helper. With
+    `blas_threads` (both products of shapes `blas.prefers_blas_threads`), they run in turn
+    on BLAS's own threads instead while those are usable.
 
     The helper's product is claimed like a chunk of `blas.run_claimed`: if the helper has
     not started when the caller finishes its own, the caller computes both; if the helper
     stalls, the caller recomputes its product (each call allocates its own result, so the
     helper's late result is simply dropped)."""
-    if blas.num_threads() < 2 or blas.blas_threads_usable() or not blas.split_now():
+    if (blas.num_threads() < 2 or (blas_threads and blas.blas_threads_usable())
+            or not blas.split_now()):
         return f0(), f1()  # (each product on BLAS's own threads, if it can use them)
     results = [None, None]
     fns = (f0, f1)
