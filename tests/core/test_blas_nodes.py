@@ -388,3 +388,40 @@ def test_pairs_of_tall_products_run_side_by_side_even_when_blas_could_thread(mon
     tall, short = source(16384), source(512)
     assert "blas_threads=False" in tall and "(side by side)" in tall
     assert "blas_threads=True" in short and "unless BLAS threads them" in short
+
+
+@pytest.mark.numba
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(blas_nodes.THIN_ROWS, blas_nodes.THIN_ROWS + 300),
+       wide=st.integers(1, 70), thin=st.integers(1, blas_nodes.THIN_SIDE),
+       thin_first=st.booleans(), f64=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_thin_products_match_numpy(rows, wide, thin, thin_first, f64, seed):
+    # x.T @ y over a long axis with a side of 1 or 2 columns (a policy's logits, a value
+    # head): one numba loop instead of BLAS, either operand thin.
+    dtype = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((rows, thin if thin_first else wide)).astype(dtype)
+    b = rng.standard_normal((rows, wide if thin_first else thin)).astype(dtype)
+
+    closed, nodes = _nodes(lambda a, b: _dot(a, b, 0, 0), a, b)
+    nodes = blas_nodes.thin_products(nodes)
+    assert [type(n) for n in nodes] == [blas_nodes.ThinProduct]
+    exe = codegen.Executable(closed, nodes, "f")
+    assert "_thin_product(_thin_kernel, " in exe.source
+    (got,) = exe([a, b])
+    want = a.astype(np.float64).T @ b.astype(np.float64)
+    tol = 1e-9 if f64 else 2e-4
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(rows))
+    assert got.dtype == dtype and got.shape == (a.shape[1], b.shape[1])
+
+
+def test_short_or_wide_products_are_not_thin():
+    def kinds(xs, ys):
+        x, y = np.ones(xs, np.float32), np.ones(ys, np.float32)
+        _, nodes = _nodes(lambda a, b: _dot(a, b, 0, 0), x, y)
+        return [type(n) for n in blas_nodes.thin_products(nodes)]
+
+    n = blas_nodes.THIN_ROWS
+    assert kinds((n, 2), (n, 64)) == [blas_nodes.ThinProduct]
+    assert kinds((n - 1, 2), (n - 1, 64)) != [blas_nodes.ThinProduct]  # short: BLAS
+    assert kinds((n, 4), (n, 64)) != [blas_nodes.ThinProduct]  # both sides wide: BLAS

@@ -80,7 +80,8 @@ def bitcast(typingctx, x, like):
 def fma(typingctx, a, b, c):
     """a * b + c rounded once (an FMA instruction; vectorises). Kernels are compiled without
     contraction, so that their arithmetic rounds as NumPy's does; the polynomials of the
-    helpers below ask for FMAs where they want them: float32 tanh ran 1.6x faster."""
+    helpers below ask for FMAs where they want them (Cephes' float32 tanh ran 1.5x faster).
+    """
     if not isinstance(a, types.Float) or not a == b == c:
         return None
 
@@ -237,10 +238,6 @@ _LOG2E = _F32(1.44269504088896341)
 _E0, _E1, _E2, _E3, _E4, _E5 = (_F32(c) for c in (
     1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
     5.0000001201e-1))
-# Cephes tanhf: tanh(x) = x + x^3 P(x^2) on |x| <= 0.625.
-_H0, _H1, _H2, _H3, _H4 = (_F32(c) for c in (
-    -5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
-    -3.33332819422e-1))
 
 
 @_inline
@@ -271,33 +268,35 @@ def exp_f32(x):
     return x + x if x != x else y
 
 
+# tanh(x) = x P(x^2) / Q(x^2) on [-9, 9], P of degree 6 and Q of degree 3: a rational
+# approximation fitted for this module (linearised least squares on the relative error,
+# reweighted toward minimax; 7e-9 in exact arithmetic, so the float32 rounding of the
+# evaluation dominates), the kind XLA uses. 1M values of a fused
+# bias + tanh: 0.60 ms, against 0.98 ms through exp (the Cephes form, 1 ulp, it replaced).
+_TP = tuple(_F32(c) for c in (1.0, 0.13084068894386292, 0.003104020608589053,
+                              1.1154959793202579e-05, -2.0227727048904853e-08,
+                              5.279068848729196e-11, -8.491358928931075e-14))
+_TQ = tuple(_F32(c) for c in (1.0, 0.46417394280433655, 0.024495435878634453,
+                              0.00025462376652285457))
+
+
 @_inline
 def tanh_f32(x):
-    """tanh(x) in float32 (Cephes tanhf, within 1 ulp of the rounded result), vectorisable;
-    keeps the sign of zero and is +-1 from |x| = 9.01 (tanh(9) rounds to 1 - 2^-24, not 1)."""
-    one = _F32(1)
-    a = abs(x)
-    z = x * x
-    p = fma(_H0, z, _H1)
-    p = fma(p, z, _H2)
-    p = fma(p, z, _H3)
-    p = fma(p, z, _H4)
-    small = fma(p * z, x, x)
-    small = x if z == _F32(0) else small  # -0.0 (and x whose square underflows) as is
-    # exp(2a) for a in (0.625, 10], as exp_f32 without its overflow, underflow and nan
-    # cases (2^n for n in [1, 29]): a fused tanh layer ran 30% faster than through exp_f32.
-    c = min(a, _F32(10)) * _F32(2)
-    n = np.floor(fma(c, _LOG2E, _F32(0.5)))
-    r = fma(-n, _LN2_LO, fma(-n, _LN2_HI, c))
-    q = fma(_E0, r, _E1)
-    q = fma(q, r, _E2)
-    q = fma(q, r, _E3)
-    q = fma(q, r, _E4)
-    q = fma(q, r, _E5)
-    e = (fma(q, r * r, r) + one) * _pow2_f32(n)
-    big = one - _F32(2) / (e + one)
-    big = -big if x < _F32(0) else big
-    return big if a > _F32(0.625) else small  # (nan: small, which is nan)
+    """tanh(x) in float32, vectorisable: within 6 ulp of the correctly rounded result over
+    all float32 (JAX's CPU tanh: 5); tanh(x) = x for tiny x (keeping -0.0), +-1 from
+    |x| = 9 on, nan for nan."""
+    c = max(min(x, _F32(9)), _F32(-9))  # (nan passes through both)
+    s = c * c
+    p = fma(_TP[6], s, _TP[5])
+    p = fma(p, s, _TP[4])
+    p = fma(p, s, _TP[3])
+    p = fma(p, s, _TP[2])
+    p = fma(p, s, _TP[1])
+    p = fma(p, s, _TP[0])
+    q = fma(_TQ[3], s, _TQ[2])
+    q = fma(q, s, _TQ[1])
+    q = fma(q, s, _TQ[0])
+    return c * p / q
 
 
 # ---------------------------------------------------------------------------------------
