@@ -245,7 +245,7 @@ def main():
     ap.add_argument("--write", action="store_true", help="record in benchmarks/RESULTS.md")
     ap.add_argument("--envs", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=64, help="rollout length per iteration")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--target", type=float, default=0.5, help="seconds per timed round")
     ap.add_argument("--only", choices=["rollout"], default=None,
                     help="time the rollouts alone (no PPO iteration: not recordable)")
