@@ -57,9 +57,10 @@ class KernelSpec:
     reduction_output: int | None = None
 
 
-# A float32 tanh or exp helper costs about as much time per element as 8 simple ops (tanh
-# of 1M values: 0.93 ms, x + 0.1: 0.34 ms): counted so, a tanh layer of 1M values is split
-# over the helper thread (1.55 -> 1.04 ms) where a count of one op would not split it.
+# A float32 tanh, exp or log helper is a polynomial of 10-20 operations per element:
+# counted as 8 simple ops, a tanh layer of 1M values (16384x64) is split over the helper
+# thread, where a count of one would leave it on one core (1.55 -> 1.04 ms, measured with
+# the earlier, slower tanh).
 _HELPER_WORK = 8
 
 
