@@ -31,7 +31,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, median_time, record_verdicts, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment_header,
+    interleaved_median,
+    median_time,
+    record_verdicts,
+    write_section,
+)
 
 SECTION = "## jumba_nn: CNN training step (issue 9)"
 SIZES = [(128, 8), (128, 28)]          # (batch, image side)
@@ -96,7 +102,7 @@ def _make_step(jit, value_and_grad, jnp, tx, apply_updates, xent, model):
     return jit(step)
 
 
-def bench_jumba(batch, side, repeat):
+def bench_jumba(batch, side):
     import jumba
     import jumba.numpy as jnp
     import jumba.random as jr
@@ -118,16 +124,14 @@ def bench_jumba(batch, side, repeat):
     step.lower(params, stats, opt_state, x, y, key).compile()  # waits for tier 1
     tier1 = time.perf_counter() - t0
     jumba.block_until_ready(step(params, stats, opt_state, x, y, key))
-    seconds = median_time(lambda: jumba.block_until_ready(
-        step(params, stats, opt_state, x, y, key)), repeat=repeat)
     # Evaluation logits with the initial variables: the cross-check against Flax.
     to_np = jumba.tree_util.tree_map(np.asarray, variables)
     logits = np.asarray(jumba.jit(lambda v, x: model.apply(v, x, train=False))(variables, x))
-    return {"step": seconds, "first": first, "tier1": tier1, "variables": to_np,
-            "logits": logits}
+    return {"call": lambda: jumba.block_until_ready(step(params, stats, opt_state, x, y, key)),
+            "first": first, "tier1": tier1, "variables": to_np, "logits": logits}
 
 
-def bench_flax(batch, side, repeat, variables_np):
+def bench_flax(batch, side, variables_np):
     import jax
     import jax.numpy as jnp
     import optax
@@ -152,9 +156,8 @@ def bench_flax(batch, side, repeat, variables_np):
     t0 = time.perf_counter()
     jax.block_until_ready(step(params, stats, opt_state, x, y, key))
     first = time.perf_counter() - t0
-    seconds = median_time(lambda: jax.block_until_ready(
-        step(params, stats, opt_state, x, y, key)), repeat=repeat)
-    return {"step": seconds, "first": first, "logits": logits}
+    return {"call": lambda: jax.block_until_ready(step(params, stats, opt_state, x, y, key)),
+            "first": first, "logits": logits}
 
 
 def main():
@@ -173,16 +176,21 @@ def main():
 
     rows, ratios = [], {}
     for batch, side in sizes:
-        j = bench_jumba(batch, side, repeat)
+        j = bench_jumba(batch, side)
         try:
-            f = bench_flax(batch, side, repeat, j["variables"])
+            f = bench_flax(batch, side, j["variables"])
         except ImportError as e:
             f = None
             print(f"Flax/Optax/JAX not available ({e}); run benchmarks/setup_env.sh",
                   file=sys.stderr)
         if f is not None:
             np.testing.assert_allclose(j["logits"], f["logits"], rtol=1e-4, atol=1e-4)
+            # In turn within each round: a change of the machine's load hits both alike.
+            t = interleaved_median({"jumba": j["call"], "flax": f["call"]}, repeat, 0.2)
+            j["step"], f["step"] = t["jumba"], t["flax"]
             ratios[(batch, side)] = j["step"] / f["step"]
+        else:
+            j["step"] = median_time(j["call"], repeat=repeat)
         shape = f"{batch}x{side}x{side}x1"
         rows.append(f"| {shape} | jumba_nn + jumba_optim | {j['step'] * 1e3:.2f} | "
                     f"{j['first']:.2f} | {j['tier1']:.2f} | "
@@ -199,7 +207,8 @@ def main():
         "One jitted CNN training step (examples/mnist_like_cnn.py's model: 2 x (Conv 3x3 -> "
         "BatchNorm -> relu -> max_pool), Dropout, Dense; forward in training mode with "
         "`mutable=[\"batch_stats\"]` and a dropout rng, backward, Adam, apply_updates); "
-        f"median of {repeat} rounds, ms per step (lower is better). Both start from the "
+        f"median of {repeat} rounds, the libraries timed in turn within each round; ms "
+        "per step (lower is better). Both start from the "
         "same variables and agree on the evaluation logits. First call: JAX traces and "
         "compiles with XLA; Jumba traces and runs tier 0 (NumPy) while tier 1 (numba) "
         "builds in the background; tier 1 ready = first call + the wait for it"
