@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumba._src.compiler import fusion
+from jumba._src.compiler import fusion, kernel_cache
 from jumba._src.core import JaxprEqn, Literal, Var
 from jumba._src.runtime import blas, gemm
 
@@ -295,13 +295,9 @@ class ThinProduct:
     """`x.T @ y` by a numba loop over the rows (see the module docstring)."""
 
     def __init__(self, dot):
-        self.dot = dot
         self.inputs, self.outputs = list(dot.inputs), list(dot.outputs)
-        self.source = THIN_KERNEL
 
     def call_lines(self, k, names, ref, namespace):
-        from jumba._src.compiler import kernel_cache
-
         namespace.update(_thin_product=gemm.thin_product,
                          _thin_kernel=kernel_cache.load_kernel(THIN_KERNEL))
         x, y = (names(v) for v in self.inputs)

@@ -361,6 +361,12 @@ def prefers_blas_threads(m: int, k: int) -> bool:
     return m < TALL and k < TALL
 
 
+def blas_threads_now(flops: float, m: int, k: int) -> bool:
+    """Whether this 2-D product (m x k by k x n) goes to BLAS's own threads now: big, of a
+    shape BLAS threads best, and BLAS's threads usable (see `run_threaded`)."""
+    return flops >= PARALLEL_FLOPS and prefers_blas_threads(m, k) and blas_threads_usable()
+
+
 def _split_axis(a: np.ndarray, b: np.ndarray) -> int:
     """Split a 2-D product where each thread then packs the least: by columns of `b` (every
     thread packs all of `a` and its part of `b`) when `b` is the bigger operand, else by
@@ -369,12 +375,11 @@ def _split_axis(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`a @ b` for 2-D, or batched 3-D, arrays. A big 2-D product runs on BLAS's own
-    threads; a big batched one (or any, when BLAS cannot thread) is split into blocks of
-    rows or columns (or of batch entries) claimed by worker threads."""
+    """`a @ b` for 2-D, or batched 3-D, arrays. A big 2-D product of moderate height and
+    depth runs on BLAS's own threads; other big ones (or any, when BLAS cannot thread) are
+    split into blocks of rows or columns (or of batch entries) claimed by worker threads."""
     flops = 2.0 * a.size * b.shape[-1]
-    if (flops >= PARALLEL_FLOPS and a.ndim == 2 and prefers_blas_threads(*a.shape)
-            and blas_threads_usable()):
+    if a.ndim == 2 and blas_threads_now(flops, *a.shape):
         return run_threaded((a.shape, b.shape, a.strides, b.strides, a.dtype), flops,
                             lambda: np.matmul(a, b))
     n = num_threads()

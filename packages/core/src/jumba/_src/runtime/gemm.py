@@ -129,8 +129,7 @@ def gemm_update(p: np.ndarray, a: np.ndarray, b: np.ndarray, alpha) -> np.ndarra
     alpha = float(alpha)
     flops = 2.0 * a.size * b.shape[1]
     out = buffers.empty(p.shape, dtype)  # large: recycled pages, no faults on the copy
-    if (flops >= blas.PARALLEL_FLOPS and blas.prefers_blas_threads(*a.shape)
-            and blas.blas_threads_usable()):
+    if blas.blas_threads_now(flops, *a.shape):
         np.copyto(out, p)
         key = ("gemm", a.shape, b.shape, a.strides, b.strides, dtype)
         blas.run_threaded(key, flops, lambda: _gemm_into(out, a, b, alpha, fn, scalar))
