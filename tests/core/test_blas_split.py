@@ -103,6 +103,9 @@ def test_backoff_after_non_overlapping_split():
     assert blas._skip == 8 and not blas.split_now() and blas._skip == 7
     blas._note_split(True)
     assert blas._skip == 16
+    for _ in range(10):  # sustained load: the back-off doubles up to its cap
+        blas._note_split(True)
+    assert blas._skip == blas.MAX_BACKOFF == 512
     blas._note_split(False)
     assert blas._backoff == 0
     blas._skip = 0
@@ -181,9 +184,9 @@ def test_threaded_product_matches_numpy_and_backs_off_when_slower_than_one_threa
     blas._one_thread[key] = 1e-9  # "one thread took no time": the threaded run is slower
     np.testing.assert_allclose(blas.matmul(a, b), real(a, b), rtol=1e-4, atol=1e-3)
     assert len(calls) == 2  # one call on BLAS's threads, no split
-    assert blas._skip == 128 and not blas.blas_threads_usable()  # a long back-off
+    assert blas._skip == blas.FIRST_BACKOFF and not blas.blas_threads_usable()
     blas.matmul(a, b)  # backing off: one thread (no split either)
-    assert blas._skip == 127 and len(calls) == 3
+    assert blas._skip == blas.FIRST_BACKOFF - 1 and len(calls) == 3
     blas._skip = 0
     blas._one_thread[key] = 10.0  # one thread was slow: a threaded run is no miss
     blas.matmul(a, b)
@@ -219,7 +222,7 @@ def test_tall_and_long_products_split_instead_of_using_blas_threads(monkeypatch)
     # OpenBLAS's idle workers spin after a threaded call, holding the core Jumba's helper
     # needs: only products of moderate height and depth are left to BLAS's threads.
     monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
-    monkeypatch.setattr(blas, "_note_split", lambda missed, first=8: None)  # (no back-off)
+    monkeypatch.setattr(blas, "_note_split", lambda missed: None)  # (no back-off)
     assert blas.prefers_blas_threads(128, 784) and blas.prefers_blas_threads(784, 128)
     assert not blas.prefers_blas_threads(16384, 64)  # a batch of rows: split by rows
     assert not blas.prefers_blas_threads(64, 16384)  # a gradient over the batch
@@ -239,7 +242,7 @@ def test_tall_and_long_products_split_instead_of_using_blas_threads(monkeypatch)
 
 
 def test_memory_bound_products_split_by_rows_of_a_row_major_a_only(monkeypatch):
-    monkeypatch.setattr(blas, "_note_split", lambda missed, first=8: None)  # (no back-off)
+    monkeypatch.setattr(blas, "_note_split", lambda missed: None)  # (no back-off)
     splits = []
     real = blas.run_blocks
     monkeypatch.setattr(blas, "run_blocks", lambda *a: splits.append(a[3]) or real(*a))
