@@ -18,6 +18,7 @@ first program is built.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -37,7 +38,7 @@ _FREE_REFCOUNT = 2
 def empty(shape, dtype) -> np.ndarray:
     """Like np.empty, reusing a free pooled buffer for large arrays."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize  # (np.prod: 4 µs a call)
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     raw = _take(nbytes)
