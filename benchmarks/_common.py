@@ -9,6 +9,7 @@ import platform
 import re
 import statistics
 import sys
+import time
 import timeit
 from pathlib import Path
 
@@ -24,9 +25,23 @@ def median_time(fn, repeat: int = 7, target: float = 0.2) -> float:
     return statistics.median(t / per_round for t in timer.repeat(repeat, per_round))
 
 
+# Pause before each library's timed batch in interleaved timing. A library's idle threads
+# keep spinning after its calls (OpenBLAS's workers for ~0.13 s after a threaded product,
+# XLA's pool briefly) and slow whatever runs next on the other core: without the pause,
+# Jumba's OpenBLAS worker spun through JAX's rounds of the MLP step (JAX 4.7-5.0 ms per
+# step with it, 3.2-3.4 ms without: a jumba/JAX ratio of 0.8 that was really 1.15).
+SETTLE_SECONDS = 0.25
+
+
+def settle():
+    """Let the previous library's worker threads go idle (see SETTLE_SECONDS)."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def interleaved_median(calls: dict, repeat: int = 7, target: float = 0.2) -> dict:
     """Median seconds per call of each callable, timed in turn within each repeat (a shared,
-    noisy machine: a change of load hits every callable alike)."""
+    noisy machine: a change of load hits every callable alike), each batch after a pause
+    that lets the previous callable's threads go idle (`settle`)."""
     numbers = {}
     for name, fn in calls.items():
         n, t = timeit.Timer(fn).autorange()
@@ -34,6 +49,7 @@ def interleaved_median(calls: dict, repeat: int = 7, target: float = 0.2) -> dic
     samples: dict = {name: [] for name in calls}
     for _ in range(repeat):
         for name, fn in calls.items():
+            settle()
             samples[name].append(timeit.Timer(fn).timeit(numbers[name]) / numbers[name])
     return {name: statistics.median(s) for name, s in samples.items()}
 

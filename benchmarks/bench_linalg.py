@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, record_verdicts, write_section  # noqa: E402
+from _common import environment_header, record_verdicts, settle, write_section  # noqa: E402
 
 SECTION = "## linalg: solve 512×512 (issue 4)"
 N = 512
@@ -91,6 +91,7 @@ def measure(repeat: int, target: float):
         for lib, cases in fns.items():  # interleaved: noise hits every library alike
             for case, fn in cases.items():
                 n = numbers[lib, case]
+                settle()  # the previous library's BLAS threads go idle first
                 results[lib][case].append(timeit.timeit(fn, number=n) / n)
     return {lib: {case: statistics.median(ts) * 1e3 for case, ts in cases.items()}
             for lib, cases in results.items()}
