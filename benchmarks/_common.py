@@ -34,7 +34,12 @@ SETTLE_SECONDS = 0.25
 
 
 def settle():
-    """Let the previous library's worker threads go idle (see SETTLE_SECONDS)."""
+    """Let the previous library's worker threads go idle (see SETTLE_SECONDS), after any
+    Jumba compilation still queued in the background (a second build of a program's
+    segments, seconds long with a cold kernel cache) has finished."""
+    background = sys.modules.get("jumba._src.compiler.background")
+    if background is not None:
+        background.wait_idle()
     time.sleep(SETTLE_SECONDS)
 
 

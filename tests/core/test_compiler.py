@@ -185,6 +185,28 @@ def test_jit_switches_to_tier1_and_agrees():
     np.testing.assert_allclose(np.asarray(second), np.asarray(first), rtol=1e-6)
 
 
+def test_wait_idle_waits_for_builds_queued_by_builds():
+    import threading
+
+    from jumba._src.compiler import background
+
+    ran = []
+    gate = threading.Event()
+
+    def second():
+        ran.append("second")
+
+    def first():
+        gate.wait(5)  # still running when wait_idle starts
+        ran.append("first")
+        background.background_compiler().submit(second)  # as a segments build is queued
+
+    background.background_compiler().submit(first)
+    threading.Timer(0.05, gate.set).start()
+    background.wait_idle()
+    assert ran == ["first", "second"]
+
+
 def test_threads_share_one_jitted_function():
     import threading
 

@@ -41,3 +41,14 @@ def background_compiler() -> _Worker:
             if _worker is None:
                 _worker = _Worker()
     return _worker
+
+
+def wait_idle():
+    """Block until every compilation queued so far has run (including those they queue in
+    turn, such as a program's second build of its segments). For benchmarks: a build still
+    running in the background would take a core from whatever is being timed."""
+    while _worker is not None:
+        done = _worker.submit(lambda: None)
+        done.result()
+        if _worker._jobs.empty():
+            return
