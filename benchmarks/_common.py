@@ -18,7 +18,9 @@ RESULTS_TITLE = "# Jumba benchmark results"
 
 
 def median_time(fn, repeat: int = 7, target: float = 0.2) -> float:
-    """Median seconds per call over `repeat` rounds of about `target` seconds each."""
+    """Median seconds per call over `repeat` rounds of about `target` seconds each, after
+    the threads of whatever ran before have gone idle (`settle`)."""
+    settle()
     timer = timeit.Timer(fn)
     number, _ = timer.autorange()
     per_round = max(1, int(number * target / 0.2))
