@@ -30,8 +30,8 @@ from jumba._src.runtime import blas, gemm
 
 @pytest.fixture(autouse=True)
 def _fresh_backoff(monkeypatch):
-    monkeypatch.setattr(blas, "_backoff", 0)
-    monkeypatch.setattr(blas, "_skip", 0)
+    monkeypatch.setattr(blas, "_splits", blas.Backoff())
+    monkeypatch.setattr(blas, "_threads", blas.Backoff())
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
 
 
@@ -64,7 +64,7 @@ def test_split_gemm_update_matches_numpy(sa, sb, ta, blas_threads, monkeypatch):
     blas._blas_controllers()
     monkeypatch.setattr(blas, "_numpy_blas_threads", blas_threads)
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
-    monkeypatch.setattr(blas, "_skip", 0)
+    monkeypatch.setattr(blas._splits, "skip", 0)
     rng = np.random.default_rng(0)
     a, b = _operand(rng, sa, ta, np.float32), _operand(rng, sb, False, np.float32)
     p = rng.standard_normal((sa[0], sb[1])).astype(np.float32)
@@ -91,7 +91,7 @@ def test_matmul_pair_runs_in_turn_when_blas_threads_itself(monkeypatch):
     blas._blas_controllers()
     monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
-    monkeypatch.setattr(blas, "_skip", 0)
+    monkeypatch.setattr(blas._splits, "skip", 0)
     threads = []
     out = gemm.matmul_pair(lambda: threads.append(threading.get_ident()) or 1,
                            lambda: threads.append(threading.get_ident()) or 2)
@@ -102,7 +102,7 @@ def test_matmul_pair_runs_both_and_survives_a_stalled_helper(monkeypatch):
     blas._blas_controllers()
     monkeypatch.setattr(blas, "_numpy_blas_threads", 1)  # a BLAS that cannot thread
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
-    monkeypatch.setattr(blas, "_skip", 0)
+    monkeypatch.setattr(blas._splits, "skip", 0)
     a, b = np.ones((3, 4)), np.ones((4, 2))
     assert [r.tolist() for r in gemm.matmul_pair(lambda: a @ b, lambda: 2 * (a @ b))] == \
         [(a @ b).tolist(), (2 * (a @ b)).tolist()]

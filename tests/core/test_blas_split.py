@@ -11,10 +11,17 @@ import pytest
 from jumba._src.runtime import blas
 
 
+class _NoBackoff(blas.Backoff):
+    """Splits that never back off (the tests judge where products go, not the load)."""
+
+    def note(self, missed):
+        pass
+
+
 @pytest.fixture(autouse=True)
 def _fresh_backoff(monkeypatch):
-    monkeypatch.setattr(blas, "_backoff", 0)
-    monkeypatch.setattr(blas, "_skip", 0)
+    monkeypatch.setattr(blas, "_splits", blas.Backoff())
+    monkeypatch.setattr(blas, "_threads", blas.Backoff())
     monkeypatch.setattr(blas, "num_threads", lambda: 2)
     # A BLAS that cannot thread by itself: big products are split over Jumba's helpers
     # (the threaded path has tests of its own below).
@@ -95,20 +102,35 @@ def test_stalled_helper_is_abandoned_and_product_still_right(monkeypatch):
     got = blas.matmul(a, b)
     release.set()
     np.testing.assert_allclose(got, real(a, b), rtol=1e-4, atol=1e-3)
-    assert blas._skip > 0  # the stall made the next products run unsplit
+    assert blas._splits.skip > 0  # the stall made the next products run unsplit
 
 
 def test_backoff_after_non_overlapping_split():
-    blas._note_split(True)
-    assert blas._skip == 8 and not blas.split_now() and blas._skip == 7
-    blas._note_split(True)
-    assert blas._skip == 16
+    splits = blas._splits
+    splits.note(True)
+    assert splits.skip == 8 and not blas.split_now() and splits.skip == 7
+    splits.note(True)
+    assert splits.skip == 16
     for _ in range(10):  # sustained load: the back-off doubles up to its cap
-        blas._note_split(True)
-    assert blas._skip == blas.MAX_BACKOFF == 512
-    blas._note_split(False)
-    assert blas._backoff == 0
-    blas._skip = 0
+        splits.note(True)
+    assert splits.skip == blas.MAX_BACKOFF == 512
+    splits.note(False)
+    assert splits.backoff == 0
+    splits.skip = 0
+    assert blas.split_now()
+
+
+def test_missed_splits_do_not_keep_products_off_blas_threads(monkeypatch):
+    # A kernel split that found the other core busy with BLAS's spinning worker says
+    # nothing about BLAS's own threads: the two kinds back off apart.
+    monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
+    blas._splits.note(True)
+    assert not blas.split_now() and blas.blas_threads_usable()
+    assert blas.blas_threads_now(1e9, 128, 784)
+    blas._threads.note(True)
+    assert not blas.blas_threads_usable() and not blas.blas_threads_now(1e9, 128, 784)
+    assert blas._threads.skip == blas.FIRST_BACKOFF - 1  # that product ran on one thread
+    blas._splits.skip = 0
     assert blas.split_now()
 
 
@@ -121,10 +143,10 @@ def test_backing_off_runs_kernels_unsplit():
 
     x = np.arange(1000.0)
     out = np.empty_like(x)
-    blas._skip = 5
+    blas._splits.skip = 5
     blas.run_flat_kernel(kernel, 1000, (x,), (), (out,))
     assert calls == [1000] and np.array_equal(out, 2 * x)
-    blas._skip = 0
+    blas._splits.skip = 0
     blas.run_flat_kernel(kernel, 1000, (x,), (), (out,))
     assert sum(calls[1:]) == 1000 and np.array_equal(out, 2 * x)
 
@@ -184,13 +206,13 @@ def test_threaded_product_matches_numpy_and_backs_off_when_slower_than_one_threa
     blas._one_thread[key] = 1e-9  # "one thread took no time": the threaded run is slower
     np.testing.assert_allclose(blas.matmul(a, b), real(a, b), rtol=1e-4, atol=1e-3)
     assert len(calls) == 2  # one call on BLAS's threads, no split
-    assert blas._skip == blas.FIRST_BACKOFF and not blas.blas_threads_usable()
-    blas.matmul(a, b)  # backing off: one thread (no split either)
-    assert blas._skip == blas.FIRST_BACKOFF - 1 and len(calls) == 3
-    blas._skip = 0
+    assert blas._threads.skip == blas.FIRST_BACKOFF and not blas.blas_threads_usable()
+    blas.matmul(a, b)  # backing off: not on BLAS's threads (split or not: splits back off
+    assert blas._threads.skip == blas.FIRST_BACKOFF - 1 and len(calls) >= 3  # apart)
+    blas._threads.skip = 0
     blas._one_thread[key] = 10.0  # one thread was slow: a threaded run is no miss
     blas.matmul(a, b)
-    assert blas._skip == 0 and blas._backoff == 0
+    assert blas._threads.skip == 0 and blas._threads.backoff == 0
 
 
 def test_threaded_blas_not_used_by_pmap_devices_or_small_products(monkeypatch):
@@ -222,7 +244,7 @@ def test_tall_and_long_products_split_instead_of_using_blas_threads(monkeypatch)
     # OpenBLAS's idle workers spin after a threaded call, holding the core Jumba's helper
     # needs: only products of moderate height and depth are left to BLAS's threads.
     monkeypatch.setattr(blas, "_numpy_blas_threads", 2)
-    monkeypatch.setattr(blas, "_note_split", lambda missed: None)  # (no back-off)
+    monkeypatch.setattr(blas, "_splits", _NoBackoff())
     assert blas.prefers_blas_threads(128, 784) and blas.prefers_blas_threads(784, 128)
     assert not blas.prefers_blas_threads(16384, 64)  # a batch of rows: split by rows
     assert not blas.prefers_blas_threads(64, 16384)  # a gradient over the batch
@@ -242,7 +264,7 @@ def test_tall_and_long_products_split_instead_of_using_blas_threads(monkeypatch)
 
 
 def test_memory_bound_products_split_by_rows_of_a_row_major_a_only(monkeypatch):
-    monkeypatch.setattr(blas, "_note_split", lambda missed: None)  # (no back-off)
+    monkeypatch.setattr(blas, "_splits", _NoBackoff())
     splits = []
     real = blas.run_blocks
     monkeypatch.setattr(blas, "run_blocks", lambda *a: splits.append(a[3]) or real(*a))

@@ -17,8 +17,8 @@ Threading is adaptive, because these machines are often shared. OpenBLAS's threa
 for each other by spinning, so on a loaded machine a threaded product can take 10x its
 one-thread time (19 ms against 3 ms seen here): a threaded product slower than its shape
 ran on one thread (`run_threaded`), or a split that did not keep more than `OVERLAP`
-cores busy on average, makes the next products run on one thread for a while (see
-`_note_split`). Jumba's own split claims chunks (the caller never waits
+cores busy on average, makes the next products of its kind run on one thread for a while
+(see `Backoff`). Jumba's own split claims chunks (the caller never waits
 for a helper that has not started) and redoes a helper's stalled chunk after a bounded
 wait (see `run_claimed`).
 """
@@ -113,12 +113,17 @@ def scipy_blas_controllers() -> tuple[list, list[int]]:
     return _scipy_found
 
 
-def blas_threads_usable() -> bool:
-    """Whether a big 2-D product should use NumPy's BLAS with its own threads now (not when
-    this thread is a pmap device, BLAS is pinned at one thread, or products back off)."""
+def _blas_threads_possible() -> bool:
+    """NumPy's BLAS can thread, and may here (not on a pmap device's thread, nor while
+    BLAS is pinned at one thread)."""
     _blas_controllers()
-    return _numpy_blas_threads >= 2 and num_threads() >= 2 and not _pin.count \
-        and _skip == 0
+    return _numpy_blas_threads >= 2 and num_threads() >= 2 and not _pin.count
+
+
+def blas_threads_usable() -> bool:
+    """Whether a big 2-D product should use NumPy's BLAS with its own threads now (possible,
+    and threaded products not backing off)."""
+    return _blas_threads_possible() and _threads.skip == 0
 
 
 # One-thread times of big products by shape: the yardstick of their threaded runs.
@@ -145,7 +150,7 @@ def run_threaded(key, flops: float, product):
         return out
     t0 = time.perf_counter()
     out = product()
-    _note_split(time.perf_counter() - t0 > 2 * one)  # (2: not mere jitter)
+    _threads.note(time.perf_counter() - t0 > 2 * one)  # (2: not mere jitter)
     return out
 
 
@@ -319,42 +324,61 @@ def run_claimed(run_chunk, bounds, patience: float | None = None) -> list[int]:
         raise errors[0]
     # Useful only if the chunks really overlapped: on a loaded (or one-core) machine the
     # helper runs, if at all, instead of the caller, and the CPU time adds up to the wall.
-    _note_split(bool(abandoned) or sum(cpu) < OVERLAP * (time.perf_counter() - start))
+    _splits.note(bool(abandoned) or sum(cpu) < OVERLAP * (time.perf_counter() - start))
     return abandoned
 
 
 # Adaptive back-off: a split whose chunks did not overlap (the helper never came, stalled,
-# or only ran instead of the caller), or a threaded product slower than one thread, means
-# the other cores are busy. Then the next `_backoff` splittable products run on the
-# caller's thread alone, doubling on each further miss up to 512, so a loaded machine costs
-# an occasional probe; a split that overlapped resets it. The first back-off is short: on
-# a shared host a vCPU descheduled for a millisecond makes one product in ~130 miss with
-# no load behind it, and a first back-off of 128 products (tried) left half the MLP step's
-# products on one thread (1,800 of 3,700 in a benchmark run; the step's median, timed in
-# turn with each setting: 4.8-5.5 ms with 128, 3.9-5.1 ms with 8). Sustained load still
-# reaches the long back-off after about seven misses.
-_backoff = 0
-_skip = 0
+# or only ran instead of the caller) says Jumba's helper could not get a core; a threaded
+# product well over its one-thread time says BLAS's worker could not. Then the next
+# `backoff` products of that kind run on the caller's thread alone, doubling on each
+# further miss up to 512, so a loaded machine costs an occasional probe; a use that paid
+# resets it. The two kinds back off apart: in a CNN step a dropout kernel's split missed
+# every time (BLAS's worker, spinning after the convolutions' threaded products, held the
+# other core), and a shared back-off then kept the next convolutions off BLAS's threads
+# in two steps of three (apart: all three threaded in every step, the kernel unsplit; the
+# step's time did not change measurably here, as BLAS's threads gain little on the
+# narrowest of them). The first back-off is short: on a shared host a vCPU descheduled
+# for a millisecond makes one product in ~130 miss with no load behind it, and a first
+# back-off of 128 products (tried) left half the MLP step's products on one thread (1,800
+# of 3,700 in a benchmark run; the step's median, timed in turn with each setting: 4.8-5.5
+# ms with 128, 3.9-5.1 ms with 8). Sustained load still reaches the long back-off after
+# about seven misses.
 FIRST_BACKOFF = 8
 MAX_BACKOFF = 512
 
 
-def _note_split(missed: bool):
-    global _backoff, _skip
-    if missed:
-        _backoff = min(max(2 * _backoff, FIRST_BACKOFF), MAX_BACKOFF)
-        _skip = _backoff
-    else:
-        _backoff = 0
+class Backoff:
+    """The back-off of one way of using the other cores (see above)."""
+
+    __slots__ = ("backoff", "skip")
+
+    def __init__(self):
+        self.backoff = 0  # products to skip after the next miss (doubling)
+        self.skip = 0  # products still to run on the caller's thread alone
+
+    def note(self, missed: bool):
+        if missed:
+            self.backoff = min(max(2 * self.backoff, FIRST_BACKOFF), MAX_BACKOFF)
+            self.skip = self.backoff
+        else:
+            self.backoff = 0
+
+    def take(self) -> bool:
+        """Whether to use the other cores for this product (False while backing off)."""
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
+
+
+_splits = Backoff()  # splits over Jumba's helper threads
+_threads = Backoff()  # products on BLAS's own threads
 
 
 def split_now() -> bool:
-    """Whether to offer this product to the helpers (False while backing off)."""
-    global _skip
-    if _skip > 0:
-        _skip -= 1
-        return False
-    return True
+    """Whether to offer this product (or kernel) to the helpers."""
+    return _splits.take()
 
 
 # OpenBLAS's idle workers spin for ~0.1 s after each threaded call, holding the second
@@ -380,7 +404,8 @@ def prefers_blas_threads(m: int, k: int) -> bool:
 def blas_threads_now(flops: float, m: int, k: int) -> bool:
     """Whether this 2-D product (m x k by k x n) goes to BLAS's own threads now: big, of a
     shape BLAS threads best, and BLAS's threads usable (see `run_threaded`)."""
-    return flops >= PARALLEL_FLOPS and prefers_blas_threads(m, k) and blas_threads_usable()
+    return (flops >= PARALLEL_FLOPS and prefers_blas_threads(m, k)
+            and _blas_threads_possible() and _threads.take())
 
 
 def _split_axis(a: np.ndarray, b: np.ndarray) -> int:
