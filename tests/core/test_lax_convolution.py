@@ -321,15 +321,26 @@ def test_small_cnn_forward_and_backward_under_jit_match_numpy(seed):
                   rng.standard_normal((45, 3)) * 0.3)
         loss, grads = jb.jit(jb.value_and_grad(_jb_loss))(params, x, y)
         np.testing.assert_allclose(loss, _np_loss(params, x, y), rtol=1e-10)
-        # Directional derivatives of the NumPy loss by central differences.
-        for _ in range(2):
-            v = [rng.standard_normal(p.shape) for p in params]
-            eps = 1e-6
+        # Directional derivatives of the NumPy loss by central differences. A direction
+        # whose difference quotients at two step sizes disagree crosses a kink of relu or
+        # max-pool within the step (seed 213162 found one): it is skipped, not compared.
+        def numeric(v, eps):
             plus = _np_loss([p + eps * d for p, d in zip(params, v)], x, y)
             minus = _np_loss([p - eps * d for p, d in zip(params, v)], x, y)
-            numeric = (plus - minus) / (2 * eps)
+            return (plus - minus) / (2 * eps)
+
+        checked = 0
+        for _ in range(6):
+            v = [rng.standard_normal(p.shape) for p in params]
+            fd, fd_half = numeric(v, 1e-6), numeric(v, 5e-7)
+            if abs(fd - fd_half) > 1e-7 * max(1.0, abs(fd)):
+                continue
             analytic = sum(float(np.sum(np.asarray(g) * d)) for g, d in zip(grads, v))
-            np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(analytic, fd, rtol=1e-5, atol=1e-7)
+            checked += 1
+            if checked == 2:
+                break
+        assert checked, "every direction crossed a kink: the check compared nothing"
 
 
 def test_small_cnn_float32_jit_equals_eager():
