@@ -14,16 +14,19 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import statistics
 import subprocess
 import sys
-import timeit
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment_header, record_verdicts, settle, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment_header,
+    interleaved_median,
+    record_verdicts,
+    write_section,
+)
 
 SECTION = "## linalg: solve 512×512 (issue 4)"
 N = 512
@@ -81,20 +84,13 @@ def measure(repeat: int, target: float):
             out = np.asarray(cases["eager, b (512, 512)"]())
             err = np.max(np.abs(out - ref)) / np.max(np.abs(ref))
             assert err < 1e-3, f"{lib} solve disagrees with float64 NumPy (rel err {err:.2g})"
-    results = {lib: {case: [] for case in cases} for lib, cases in fns.items()}
-    numbers = {}
-    for lib, cases in fns.items():
-        for case, fn in cases.items():
-            fn()  # warm-up (compilation)
-            numbers[lib, case] = max(1, int(timeit.Timer(fn).autorange()[0] * target / 0.2))
-    for _ in range(repeat):
-        for lib, cases in fns.items():  # interleaved: noise hits every library alike
-            for case, fn in cases.items():
-                n = numbers[lib, case]
-                settle()  # the previous library's BLAS threads go idle first
-                results[lib][case].append(timeit.timeit(fn, number=n) / n)
-    return {lib: {case: statistics.median(ts) * 1e3 for case, ts in cases.items()}
-            for lib, cases in results.items()}
+    calls = {(lib, case): fn for lib, cases in fns.items() for case, fn in cases.items()}
+    for fn in calls.values():
+        fn()  # warm-up (compilation), before the loop counts are calibrated
+    # Interleaved: noise hits every library alike.
+    medians = interleaved_median(calls, repeat, target)
+    return {lib: {case: medians[lib, case] * 1e3 for case in cases}
+            for lib, cases in fns.items()}
 
 
 def report(times) -> str:
