@@ -4,7 +4,8 @@
     benchmarks/.venv/bin/python benchmarks/bench_jit.py --write    # + RESULTS.md
 
 (a) cube `x * x * x` of a (4000, 4000) float32 array, with GB/s beside a NumPy copy;
-(b) one MLP training step (784-512-512-10, batch 128) under jit(value_and_grad) + SGD;
+(b) one MLP training step (784-512-512-10, batch 128) under jit(value_and_grad) + SGD,
+    beside the step's matrix products alone in NumPy (the floor its BLAS sets);
 (c) jit dispatch: `x + 1` on 10 float32, and a function of a dict of 10 small arrays;
 (d) latency in a fresh process: import + first call, and import + time until calls run
     compiled (tier 1), with an empty and with a warm kernel cache;
@@ -111,8 +112,25 @@ def bench_mlp(libs, results):
         jstep = _compiled(lib, m.jit(mlp["step"]), params, x, y)
         calls[lib] = (lambda lib, jstep, params, x, y: lambda: _ready(
             lib, jstep(params, x, y)))(lib, jstep, params, x, y)
+    calls["products"] = _mlp_products(x_np, mlp["_mlp_params"](np.random.default_rng(1)))
     for lib, t in interleaved_median(calls, repeat=15, target=0.1).items():
         results["mlp"][f"{lib} (ms)"] = t * 1e3
+
+
+def _mlp_products(x, params):
+    """The step's eight matrix products alone, by NumPy's BLAS with its own threads (as
+    Jumba's tier 1 and, at the same speed, XLA run them): a floor under any step that
+    computes them with this BLAS. Forward x@W1, h1@W2, h2@W3; backward each layer's
+    weight gradient and the input gradients of layers 3 and 2 (x needs none)."""
+    (w1, _), (w2, _), (w3, _) = params
+    rng = np.random.default_rng(2)
+    h1, h2, d1, d2 = (rng.standard_normal((128, 512)).astype(np.float32) for _ in range(4))
+    d3 = rng.standard_normal((128, 10)).astype(np.float32)
+
+    def products():
+        return (x @ w1, h1 @ w2, h2 @ w3, h2.T @ d3, d3 @ w3.T, h1.T @ d2, d2 @ w2.T,
+                x.T @ d1)
+    return products
 
 
 # ----------------------------------------------------------------------- (c)
@@ -256,6 +274,12 @@ def report(results) -> str:
         frac = results["cube"]["jumba GB/s"] / results["cube"]["copy GB/s"]
         lines.append(f"| (a) cube ≥ 50% of copy bandwidth | {frac:.2f} of copy | "
                      f"{'PASS' if frac >= 0.5 else 'FAIL'} |")
+    mlp = results.get("mlp", {})
+    if "products (ms)" in mlp and "jax (ms)" in mlp:
+        lines += ["", f"(b)'s floor: the step's eight products alone, by NumPy's BLAS, take "
+                  f"{mlp['products (ms)'] / mlp['jax (ms)']:.3f}× JAX's whole step (Jumba's "
+                  f"step: {mlp['jumba (ms)'] / mlp['products (ms)']:.2f}× the products). "
+                  "Above 0.8, no step computing them with this BLAS can meet (b)."]
     return "\n".join(lines)
 
 
