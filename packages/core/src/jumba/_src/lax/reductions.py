@@ -68,10 +68,12 @@ def _fold_leading(reduce, x, axes):
     if not 0 < k < x.ndim or sorted(axes) != list(range(k)) or not x.flags.c_contiguous:
         return None
     outer, inner = math.prod(x.shape[:k]), math.prod(x.shape[k:])
+    if not outer or not inner:
+        return None
     m = 1
     while 2 * m * inner <= _FOLD_WIDTH and outer % (2 * m) == 0:
         m *= 2
-    if m == 1 or not inner:
+    if m == 1:
         return None
     partial = reduce(x.reshape(outer // m, m * inner), axis=0)
     return reduce(partial.reshape(m, inner), axis=0).reshape(x.shape[k:])
