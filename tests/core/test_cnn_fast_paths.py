@@ -1,6 +1,7 @@
 """The CNN fast paths (issue 9's training-step benchmark): the convolution's one-copy and
-pipelined im2col products agree with each other and with the loop reference for every
-layout, and give outputs already in their layout; max/min pooling with tiling windows
+pipelined im2col products, and tier 1's product from the input side with numba sums over
+taps, agree with each other and with the loop reference for every layout, and give
+outputs already in their layout; max/min pooling with tiling windows
 differentiates by a reshape + one-hot mask (first element on ties) with no pads; and
 zero-valued `pad` keeps the padding value's sign."""
 
@@ -48,6 +49,72 @@ def test_conv_products_match_the_reference(dn, pipelined, monkeypatch):
             # Gradients: the lhs gradient is a conv with lhs dilation, the kernel gradient
             # one with batch and feature roles swapped.
             check_grads(f, (x, k), order=1, modes=("rev",))
+
+
+@settings(max_examples=30, deadline=None)
+@given(dn=st.sampled_from(DNS), seed=st.integers(0, 2**16),
+       rhs_dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       padding=st.tuples(st.tuples(st.integers(-1, 3), st.integers(-1, 3)),
+                         st.tuples(st.integers(0, 2), st.integers(-1, 2))),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_conv_from_the_input_side_matches_the_reference(dn, seed, rhs_dilation, padding,
+                                                        dtype):
+    # Tier 1's scatter path (blas_nodes.SHIFT_SUM_KERNEL): any layout, cropping and
+    # padding, dilated kernels, taps that reach no input.
+    from jumba._src.compiler import blas_nodes
+
+    rng = np.random.default_rng(seed)
+    x, k = (a.astype(dtype) for a in _operands(rng, dn, c=5, f=2))
+    spec = convolution.conv_dimension_numbers(x.shape, k.shape, dn)
+    params = dict(window_strides=(1, 1), padding=padding, lhs_dilation=(1, 1),
+                  rhs_dilation=rhs_dilation, dimension_numbers=spec, feature_group_count=1,
+                  batch_group_count=1, preferred_element_type=None)
+    got = convolution._conv_impl(x, k, shift_sum=blas_nodes.shift_sum_kernel(dtype),
+                                 **params)
+    want = conv_reference(x, k, (1, 1), padding, rhs_dilation=rhs_dilation,
+                          dimension_numbers=dn)
+    assert got.shape == want.shape and got.dtype == dtype
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_only_narrowing_stride_one_convs_go_from_the_input_side():
+    # A CNN layer widening 32 -> 64 features: its input gradient (64 -> 32) qualifies; the
+    # forward conv, its weight gradient and strided or grouped convs do not.
+    nhwc = convolution.conv_dimension_numbers((128, 4, 4, 64), (3, 3, 32, 64),
+                                              ("NHWC", "HWOI", "NHWC"))
+    same = ((1, 1), (1, 1))
+    worth = convolution.scatter_worth
+    assert worth((128, 4, 4, 64), (3, 3, 32, 64), (1, 1), same, (1, 1), (1, 1), nhwc)
+    fwd = convolution.conv_dimension_numbers((128, 4, 4, 32), (3, 3, 32, 64),
+                                             ("NHWC", "HWIO", "NHWC"))
+    assert not worth((128, 4, 4, 32), (3, 3, 32, 64), (1, 1), same, (1, 1), (1, 1), fwd)
+    assert not worth((128, 4, 4, 64), (3, 3, 32, 64), (2, 2), same, (1, 1), (1, 1), nhwc)
+    assert not worth((128, 4, 4, 64), (3, 3, 32, 64), (1, 1), same, (2, 2), (1, 1), nhwc)
+    assert not worth((128, 4, 4, 64), (3, 3, 16, 64), (1, 1), same, (1, 1), (1, 1), nhwc,
+                     feature_group_count=2)
+
+
+def test_jitted_input_gradient_goes_from_the_input_side_and_matches_tier_0():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 5, 5, 6)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 6, 12)).astype(np.float32)  # widens 6 -> 12
+
+    def loss(x, k):
+        y = lax.conv_general_dilated(x, k, (1, 1), "SAME",
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jnp.sum(jnp.tanh(y) ** 2)
+
+    with jb.config_context(jumba_compile="eager"):
+        g = jb.jit(jb.grad(loss, argnums=(0, 1)))
+        lowered = g.lower(x, k)
+        lowered.compile()
+        assert lowered.as_text().count("from the input side") == 1  # x's gradient only
+        got = g(x, k)
+    with jb.disable_jit():
+        want = jb.grad(loss, argnums=(0, 1))(x, k)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
 
 
 def test_grouped_conv_one_copy_path():

@@ -41,7 +41,7 @@ class Tier1Executable(Executable):
                 closed.jaxpr, nodes, cached_only=not new_segments)
         # Products folded with their updates, and independent products side by side.
         nodes = blas_nodes.pair_products(blas_nodes.fold_updates(closed.jaxpr, nodes))
-        nodes = blas_nodes.thin_products(nodes)
+        nodes = blas_nodes.scatter_convs(blas_nodes.thin_products(nodes))
         self.specs: list[KernelSpec] = [kernel_spec(n) for n in nodes
                                         if isinstance(n, fusion.FusedGroup)]
         self.loops = [n for n in nodes if isinstance(n, loops.LoopNode)]
@@ -49,7 +49,9 @@ class Tier1Executable(Executable):
         self.control = [n for n in nodes if isinstance(n, loop_tier1.ControlNode)]
         self.kernel_sources = [s.source for s in self.specs] + \
             [n.kernel.source for n in self.loops] + \
-            [blas_nodes.THIN_KERNEL] * any(isinstance(n, blas_nodes.ThinProduct) for n in nodes)
+            [blas_nodes.THIN_KERNEL] * any(isinstance(n, blas_nodes.ThinProduct) for n in nodes) + \
+            [blas_nodes.SHIFT_SUM_KERNEL] * any(isinstance(n, blas_nodes.ScatterConv)
+                                                for n in nodes)
         kernels = [(spec, _compiled_kernel(spec)) for spec in self.specs]
         for n in self.loops:
             n.fn = loops.compile_loop(n.kernel)
