@@ -398,11 +398,7 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
     out = out.transpose(out_axes)  # [G, batch, out spatial..., Fg]
     # Merge (group, Fg) into the feature axis, group-major, then lay out as out_spec.
     out = np.moveaxis(out, 0, nm).reshape(Nb, *os_, F)
-    perm = [0] * (nsp + 2)
-    perm[out_spec[0]], perm[out_spec[1]] = 0, nsp + 1
-    for j in range(nsp):
-        perm[out_spec[2 + j]] = 1 + j
-    out = out.transpose(perm)
+    out = out.transpose(_from_batch_spatial_feature(out_spec))
     return out if out.dtype == out_dtype else out.astype(out_dtype)
 
 
@@ -441,7 +437,6 @@ def _conv_by_scatter(lhs, rhs, padding, rhs_dilation, dimension_numbers, shift_s
     (a, b) reaches, (i - a * rhs_dilation + lo, j - ...); each output sums its taps'
     terms (`shift_sum`)."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    nsp = lhs.ndim - 2
     x = np.ascontiguousarray(lhs.transpose(lhs_spec[0], *lhs_spec[2:], lhs_spec[1]))
     n, sizes, c = x.shape[0], x.shape[1:-1], x.shape[-1]
     w = rhs.transpose(rhs_spec[1], *rhs_spec[2:], rhs_spec[0])  # [in, taps..., out]
@@ -454,11 +449,17 @@ def _conv_by_scatter(lhs, rhs, padding, rhs_dilation, dimension_numbers, shift_s
     out = np.empty((n, *outs, f), z.dtype)
     (lo0, _), (lo1, _) = padding
     shift_sum(z, out, lo0, lo1, *rhs_dilation)
-    perm = [0] * (nsp + 2)  # canonical [batch, out spatial..., feature] -> out_spec
+    return out.transpose(_from_batch_spatial_feature(out_spec))
+
+
+def _from_batch_spatial_feature(out_spec):
+    """The transposition of a [batch, spatial..., feature] array into `out_spec`'s layout."""
+    nsp = len(out_spec) - 2
+    perm = [0] * (nsp + 2)
     perm[out_spec[0]], perm[out_spec[1]] = 0, nsp + 1
     for j in range(nsp):
         perm[out_spec[2 + j]] = 1 + j
-    return out.transpose(perm)
+    return perm
 
 
 # ---------------------------------------------------------------------------------------
