@@ -314,10 +314,10 @@ def _pipelined_product(src, w, M, K, k_inner):
 def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                dimension_numbers, feature_group_count, batch_group_count,
                preferred_element_type, shift_sum=None):
-    """shift_sum: tier 1's numba kernel for the scatter path's sums over taps
-    (`compiler/blas_nodes.SHIFT_SUM_KERNEL`, 2 spatial axes), given only where
-    `scatter_worth`; None (tier 0) multiplies columns (summed by NumPy, one slice-add per
-    tap over short rows, the scatter path was no faster)."""
+    """shift_sum: tier 1's numba kernel summing the scatter path's taps
+    (`compiler/blas_nodes.SHIFT_SUM_KERNEL`, 2 spatial axes), passed only where
+    `scatter_worth`. Without it (tier 0) the product is by columns: summing the taps with
+    NumPy, one slice-add per tap over short rows, made the scatter path no faster."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     nsp = lhs.ndim - 2
     out_dtype = lhs.dtype if preferred_element_type is None else np.dtype(
@@ -453,13 +453,10 @@ def _conv_by_scatter(lhs, rhs, padding, rhs_dilation, dimension_numbers, shift_s
 
 
 def _from_batch_spatial_feature(out_spec):
-    """The transposition of a [batch, spatial..., feature] array into `out_spec`'s layout."""
+    """The transposition of a [batch, spatial..., feature] array into `out_spec`'s layout:
+    the (batch, feature, *spatial) axis numbers of that array, placed by `out_spec`."""
     nsp = len(out_spec) - 2
-    perm = [0] * (nsp + 2)
-    perm[out_spec[0]], perm[out_spec[1]] = 0, nsp + 1
-    for j in range(nsp):
-        perm[out_spec[2 + j]] = 1 + j
-    return perm
+    return _from_canonical((0, nsp + 1, *range(1, nsp + 1)), out_spec)
 
 
 # ---------------------------------------------------------------------------------------
